@@ -1,0 +1,1 @@
+//! content-hash: work in progress.

@@ -1,0 +1,1 @@
+//! package-defs: work in progress.

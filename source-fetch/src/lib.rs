@@ -1,0 +1,1 @@
+//! source-fetch: work in progress.

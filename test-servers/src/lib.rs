@@ -1,0 +1,1 @@
+//! test-servers: work in progress.

@@ -1,0 +1,1 @@
+//! xen-config: work in progress.

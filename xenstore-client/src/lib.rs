@@ -1,0 +1,1 @@
+//! xenstore-client: work in progress.

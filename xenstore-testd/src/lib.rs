@@ -1,0 +1,1 @@
+//! xenstore-testd: work in progress.
