@@ -28,7 +28,7 @@ PACKAGES=(
   # build: bindgen needs libclang; xen-sys links the Xen 4.17 toolstack libraries
   build-essential pkg-config clang libclang-dev libxen-dev
   # Debian's Xen source tree and what its header generation needs
-  dpkg-dev autoconf automake libtool bison flex python3 python3-dev
+  dpkg-dev autoconf automake libtool bison flex python3 python3-dev patch
   libyajl-dev uuid-dev libncurses-dev libglib2.0-dev libpixman-1-dev acpica-tools
   # real C xenstore clients for interop tests
   xenstore-utils

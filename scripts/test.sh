@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it, from a fresh Debian 12 machine:
+# system packages (idempotent), formatting, lints, then every crate's tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-debian.sh
+# Fetch the Debian Xen source tree once up front, so tests that need it share one copy.
+scripts/debian-xen-source.sh >/dev/null
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked

@@ -1,0 +1,94 @@
+//! On a machine without Xen every handle open fails with the errno the library
+//! sets, and the quiet logger keeps the libraries from printing anything.
+//!
+//! One test in this file on purpose: it redirects the process's stdout/stderr
+//! while it runs, and the harness must not be printing from another test then.
+
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use xen_sys::handles::{XenCtrl, XenEvtchn, XenGnttab, XenLight, XenStore};
+
+/// Runs `f` with fds 1 and 2 pointed at a temp file; returns its result and what was written.
+fn capture_terminal<T>(f: impl FnOnce() -> T) -> (T, String) {
+    let mut sink = tempfile::tempfile().expect("temp file");
+    // SAFETY: plain fd juggling; the saved fds are restored before returning.
+    let saved = unsafe { [libc::dup(1), libc::dup(2)] };
+    assert!(saved.iter().all(|&fd| fd >= 0), "dup failed");
+    unsafe {
+        libc::dup2(sink.as_raw_fd(), 1);
+        libc::dup2(sink.as_raw_fd(), 2);
+    }
+    let result = f();
+    unsafe {
+        libc::fflush(std::ptr::null_mut());
+        libc::dup2(saved[0], 1);
+        libc::dup2(saved[1], 2);
+        libc::close(saved[0]);
+        libc::close(saved[1]);
+    }
+    let mut text = String::new();
+    use std::io::Seek;
+    sink.rewind().expect("rewind");
+    sink.read_to_string(&mut text).expect("read capture");
+    (result, text)
+}
+
+#[test]
+fn every_open_fails_cleanly_without_a_hypervisor() {
+    assert!(
+        !Path::new("/dev/xen/privcmd").exists() && !Path::new("/proc/xen/privcmd").exists(),
+        "this test needs a machine without Xen (no privcmd device)"
+    );
+    // xs_open would otherwise find a xenstored socket if one happened to run here.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::env::set_var("XENSTORED_PATH", dir.path().join("no-such-socket"));
+
+    // Control: libxenctrl with no logger of ours prints to stderr, and the capture sees it.
+    let (_, noisy) = capture_terminal(|| unsafe {
+        let xch = xen_sys::xc_interface_open(std::ptr::null_mut(), std::ptr::null_mut(), 0);
+        assert!(xch.is_null());
+    });
+    assert!(
+        noisy.contains("privileged command interface"),
+        "control capture saw {noisy:?}"
+    );
+
+    let (errors, printed) = capture_terminal(|| {
+        vec![
+            XenCtrl::open().err(),
+            XenStore::open().err(),
+            XenGnttab::open().err(),
+            XenEvtchn::open().err(),
+            XenLight::open().err(),
+        ]
+    });
+    assert_eq!(printed, "", "the libraries printed to the terminal");
+
+    let calls = [
+        "xc_interface_open",
+        "xs_open",
+        "xengnttab_open",
+        "xenevtchn_open",
+        "libxl_ctx_alloc",
+    ];
+    for (error, call) in errors.into_iter().zip(calls) {
+        let error = error.unwrap_or_else(|| panic!("{call} succeeded without a hypervisor"));
+        assert_eq!(error.call, call);
+        // The device nodes (/dev/xen/privcmd, gntdev, evtchn, xenbus) and the socket are absent.
+        assert_eq!(error.errno(), Some(libc::ENOENT), "{call}: {error}");
+    }
+
+    // What the libraries would have printed is kept instead.
+    let xc = XenCtrl::open().err().expect("still no hypervisor");
+    assert!(
+        xc.log
+            .iter()
+            .any(|m| m.text.contains("privileged command interface")),
+        "log: {:?}",
+        xc.log
+    );
+    let xl = XenLight::open().err().expect("still no hypervisor");
+    assert!(xl.to_string().contains("libxl_ctx_alloc failed"), "{xl}");
+}
