@@ -1,0 +1,113 @@
+//! The definitions repository: the bot's branch, its worktree and its commits.
+//!
+//! The bot works in a worktree of its own branch, so the checkout a person uses
+//! is never touched, and a worktree left dirty by a killed run is simply reset.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::process::{self, CommandError};
+
+const GIT_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct Repo {
+    pub root: PathBuf,
+}
+
+impl Repo {
+    pub fn new(root: impl Into<PathBuf>) -> Repo {
+        Repo { root: root.into() }
+    }
+
+    fn git(&self, dir: &Path, args: &[&str]) -> Result<String, CommandError> {
+        let mut cmd = Command::new("git");
+        cmd.args(args);
+        process::run(cmd, dir, GIT_TIMEOUT)
+    }
+
+    pub fn branch_exists(&self, branch: &str) -> Result<bool, CommandError> {
+        let refname = format!("refs/heads/{branch}");
+        match self.git(&self.root, &["rev-parse", "--verify", "--quiet", &refname]) {
+            Ok(_) => Ok(true),
+            Err(e) if e.what.starts_with("failed") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates `branch` from `base` if needed and returns a clean worktree of it.
+    pub fn worktree(&self, branch: &str, base: &str, dir: &Path) -> Result<(), CommandError> {
+        if !self.branch_exists(branch)? {
+            self.git(&self.root, &["branch", "--quiet", branch, base])?;
+        }
+        self.git(&self.root, &["worktree", "prune"])?;
+        if !dir.join(".git").exists() {
+            let d = dir.to_string_lossy();
+            self.git(
+                &self.root,
+                &["worktree", "add", "--quiet", "--force", &d, branch],
+            )?;
+        }
+        self.clean(dir)
+    }
+
+    /// Drops whatever a killed run left in the worktree.
+    pub fn clean(&self, worktree: &Path) -> Result<(), CommandError> {
+        self.git(worktree, &["reset", "--quiet", "--hard", "HEAD"])?;
+        self.git(worktree, &["clean", "-fdq"])?;
+        Ok(())
+    }
+
+    /// The newest commit on the worktree's branch since `base` whose subject
+    /// satisfies `wanted`, as (sha, subject).
+    pub fn find_commit(
+        &self,
+        worktree: &Path,
+        base: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Option<(String, String)>, CommandError> {
+        let range = format!("{base}..HEAD");
+        let log = self.git(worktree, &["log", "--format=%H%x09%s", &range])?;
+        Ok(log.lines().find_map(|l| {
+            let (sha, s) = l.split_once('\t')?;
+            wanted(s).then(|| (sha.to_string(), s.to_string()))
+        }))
+    }
+
+    /// True when `paths` differ from HEAD in the worktree.
+    pub fn has_changes(&self, worktree: &Path, paths: &str) -> Result<bool, CommandError> {
+        let out = self.git(worktree, &["status", "--porcelain", "--", paths])?;
+        Ok(!out.trim().is_empty())
+    }
+
+    /// Commits `paths` with `subject` and `body`, signed with `signing_key` if set.
+    pub fn commit(
+        &self,
+        worktree: &Path,
+        paths: &str,
+        subject: &str,
+        body: &str,
+        signing_key: Option<&str>,
+    ) -> Result<String, CommandError> {
+        self.git(worktree, &["add", "--all", "--", paths])?;
+        let mut args = vec![
+            "commit".to_string(),
+            "--quiet".into(),
+            "-m".into(),
+            subject.into(),
+        ];
+        if !body.trim().is_empty() {
+            args.extend(["-m".to_string(), body.to_string()]);
+        }
+        match signing_key {
+            Some(key) => args.push(format!("--gpg-sign={key}")),
+            None => args.push("--no-gpg-sign".into()),
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.git(worktree, &refs)?;
+        Ok(self
+            .git(worktree, &["rev-parse", "HEAD"])?
+            .trim()
+            .to_string())
+    }
+}

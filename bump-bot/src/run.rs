@@ -1,0 +1,332 @@
+//! One bot run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use time::Date;
+use upstream_tags::{plan_bump, LandingPolicy, Skip};
+
+use crate::forge::TagSource;
+use crate::gitrepo::Repo;
+use crate::lock::{LockError, RunLock};
+use crate::packages::{Followed, Packages};
+use crate::process::{self, CommandError};
+use crate::report::{Outcome, PackageReport, RunReport, Step};
+use crate::state::{InProgress, Landed, State, StateError};
+
+/// Everything a run needs to know besides the packages and the tag source.
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    /// The git repository that holds the definitions.
+    pub repo: PathBuf,
+    /// Definitions folder, relative to the repository root.
+    pub definitions: String,
+    /// The branch bumps start from.
+    pub base: String,
+    /// Bumps go to `<branch_prefix><today>`, one commit per package.
+    pub branch_prefix: String,
+    /// State file, lock, worktree and tag cache live here.
+    pub state_dir: PathBuf,
+    /// Key to sign commits with (`git commit --gpg-sign=KEY`).
+    pub signing_key: Option<String>,
+    pub landing: LandingPolicy,
+    /// Build gate: commands run in the worktree after an update; `{package}` and
+    /// `{version}` are replaced. Any failure stops that package's bump.
+    pub gate: Vec<Vec<String>>,
+    pub gate_timeout: Duration,
+    /// The run's day (today, or a replayed day).
+    pub today: Date,
+    /// Plan only: no branch, worktree, state or commit is touched.
+    pub dry_run: bool,
+}
+
+/// A failure before any package could be looked at.
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("preparing the bot branch in {repo}: {source}")]
+    Git {
+        repo: PathBuf,
+        #[source]
+        source: CommandError,
+    },
+    #[error("reading the followed packages from {dir}: {message}")]
+    Packages { dir: PathBuf, message: String },
+    #[error("cannot create the state folder {dir}: {source}")]
+    StateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Test hook: `BUMP_BOT_HOLD_AT=<step>` makes a run stop (sleep) just before that
+/// step, after writing `<state_dir>/held-at-<step>`, so a test can kill -9 it there.
+fn hold_if_asked(cfg: &BotConfig, step: Step) {
+    if std::env::var("BUMP_BOT_HOLD_AT").ok().as_deref() == Some(&step.to_string()) {
+        let _ = std::fs::write(cfg.state_dir.join(format!("held-at-{step}")), b"");
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
+pub fn run(
+    cfg: &BotConfig,
+    packages: &dyn Packages,
+    tags: &dyn TagSource,
+) -> Result<RunReport, BotError> {
+    std::fs::create_dir_all(&cfg.state_dir).map_err(|source| BotError::StateDir {
+        dir: cfg.state_dir.clone(),
+        source,
+    })?;
+    let _lock = RunLock::acquire(&cfg.state_dir.join("bot.lock"))?;
+    let state_path = cfg.state_dir.join("state.json");
+    let mut state = State::load(&state_path)?;
+    let repo = Repo::new(&cfg.repo);
+    let branch = format!("{}{}", cfg.branch_prefix, cfg.today);
+    let worktree = cfg.state_dir.join("worktree");
+    let mut report = RunReport {
+        today: cfg.today.to_string(),
+        branch: branch.clone(),
+        dry_run: cfg.dry_run,
+        ..RunReport::default()
+    };
+
+    // A dry run plans from the checkout as it is; a real run from the bot branch.
+    let work_root = if cfg.dry_run {
+        cfg.repo.clone()
+    } else {
+        repo.worktree(&branch, &cfg.base, &worktree)
+            .map_err(|source| BotError::Git {
+                repo: cfg.repo.clone(),
+                source,
+            })?;
+        worktree.clone()
+    };
+    let defs = work_root.join(&cfg.definitions);
+    let followed = packages.followed(&defs).map_err(|e| BotError::Packages {
+        dir: defs.clone(),
+        message: e.to_string(),
+    })?;
+
+    let ctx = Ctx {
+        cfg,
+        repo: &repo,
+        work_root: &work_root,
+        defs: &defs,
+        branch: &branch,
+        packages,
+        tags,
+        state_path: &state_path,
+    };
+    for pkg in followed {
+        let outcome = ctx
+            .bump_one(&pkg, &mut state, &mut report)
+            .unwrap_or_else(|(step, error)| Outcome::Failed { step, error });
+        if matches!(outcome, Outcome::Failed { .. }) && !cfg.dry_run {
+            // Leave the worktree clean for the next package and the next run.
+            let _ = repo.clean(&work_root);
+        }
+        report.packages.push(PackageReport {
+            package: pkg.package.clone(),
+            outcome,
+        });
+    }
+    if !cfg.dry_run {
+        state.save(&state_path)?;
+    }
+    Ok(report)
+}
+
+type StepResult = Result<Outcome, (Step, String)>;
+
+/// What every package's bump shares within a run.
+struct Ctx<'a> {
+    cfg: &'a BotConfig,
+    repo: &'a Repo,
+    work_root: &'a Path,
+    defs: &'a Path,
+    branch: &'a str,
+    packages: &'a dyn Packages,
+    tags: &'a dyn TagSource,
+    state_path: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn save(&self, state: &State, step: Step) -> Result<(), (Step, String)> {
+        state
+            .save(self.state_path)
+            .map_err(|e| (step, e.to_string()))
+    }
+
+    /// Records that `pkg` is about to enter `step`, then (test hook) holds if asked.
+    fn enter(
+        &self,
+        state: &mut State,
+        pkg: &Followed,
+        to: &str,
+        step: Step,
+    ) -> Result<(), (Step, String)> {
+        state.package(&pkg.package).in_progress = Some(InProgress {
+            to: to.to_string(),
+            branch: self.branch.to_string(),
+            step,
+        });
+        self.save(state, step)?;
+        hold_if_asked(self.cfg, step);
+        Ok(())
+    }
+
+    fn bump_one(&self, pkg: &Followed, state: &mut State, report: &mut RunReport) -> StepResult {
+        let current = pkg.current.to_string();
+        let Some(stream) = &pkg.stream else {
+            return Ok(Outcome::Pinned { current });
+        };
+        let listed = self
+            .tags
+            .tags(&pkg.qubes_repo)
+            .map_err(|e| (Step::Discover, e.to_string()))?;
+        let seen = state.seen_tags.entry(pkg.qubes_repo.clone()).or_default();
+        let mut new: Vec<String> = listed
+            .iter()
+            .map(|t| t.name.clone())
+            .filter(|n| !seen.contains(n))
+            .collect();
+        new.sort();
+        new.dedup();
+        if !new.is_empty() {
+            seen.extend(new.iter().cloned());
+            seen.sort();
+            report.new_tags.insert(pkg.qubes_repo.clone(), new);
+        }
+
+        // This run's branch already bumped the package (a rerun, or a run killed
+        // after its commit): report that commit, plan nothing more today.
+        if !self.cfg.dry_run {
+            let prefix = format!("{}: ", pkg.package);
+            let suffix = format!(" -> {current}");
+            if let Some((commit, subject)) = self
+                .repo
+                .find_commit(self.work_root, &self.cfg.base, |s| {
+                    s.starts_with(&prefix) && s.ends_with(&suffix)
+                })
+                .map_err(|e| (Step::Commit, e.to_string()))?
+            {
+                let from = subject[prefix.len()..subject.len() - suffix.len()].to_string();
+                record_landed(state, pkg, &from, &current, self.branch, &commit);
+                self.save(state, Step::Commit)?;
+                return Ok(Outcome::AlreadyCommitted {
+                    from,
+                    to: current,
+                    commit,
+                });
+            }
+        }
+
+        let bump = match plan_bump(
+            stream,
+            &pkg.current,
+            &listed,
+            self.cfg.today,
+            &self.cfg.landing,
+        ) {
+            Ok(b) => b,
+            Err(Skip::UpToDate) => return Ok(Outcome::UpToDate { current }),
+            Err(Skip::NotYetLanded { tag, lands_on }) => {
+                return Ok(Outcome::Waiting {
+                    current,
+                    tag,
+                    lands_on,
+                })
+            }
+        };
+        let (from, to) = (bump.from.to_string(), bump.to.to_string());
+        if self.cfg.dry_run {
+            return Ok(Outcome::Planned {
+                from,
+                to,
+                tag: bump.tag,
+            });
+        }
+        let subject = format!("{}: {from} -> {to}", pkg.package);
+        self.enter(state, pkg, &to, Step::Update)?;
+        self.repo
+            .clean(self.work_root)
+            .map_err(|e| (Step::Update, e.to_string()))?;
+        let body = self
+            .packages
+            .update(self.defs, &pkg.package, &bump.to)
+            .map_err(|e| (Step::Update, e.to_string()))?;
+        let defs_rel = self.cfg.definitions.as_str();
+        if !self
+            .repo
+            .has_changes(self.work_root, defs_rel)
+            .map_err(|e| (Step::Update, e.to_string()))?
+        {
+            return Err((
+                Step::Update,
+                format!("the update to {to} changed nothing in {defs_rel}/"),
+            ));
+        }
+
+        self.enter(state, pkg, &to, Step::Gate)?;
+        run_gate(self.cfg, self.work_root, &pkg.package, &to).map_err(|e| (Step::Gate, e))?;
+
+        self.enter(state, pkg, &to, Step::Commit)?;
+        let commit = self
+            .repo
+            .commit(
+                self.work_root,
+                defs_rel,
+                &subject,
+                &body,
+                self.cfg.signing_key.as_deref(),
+            )
+            .map_err(|e| (Step::Commit, e.to_string()))?;
+        record_landed(state, pkg, &from, &to, self.branch, &commit);
+        self.save(state, Step::Commit)?;
+        Ok(Outcome::Bumped { from, to, commit })
+    }
+}
+
+fn record_landed(
+    state: &mut State,
+    pkg: &Followed,
+    from: &str,
+    to: &str,
+    branch: &str,
+    commit: &str,
+) {
+    let p = state.package(&pkg.package);
+    p.in_progress = None;
+    if !p.landed.iter().any(|l| l.commit == commit) {
+        p.landed.push(Landed {
+            from: from.to_string(),
+            to: to.to_string(),
+            branch: branch.to_string(),
+            commit: commit.to_string(),
+        });
+    }
+}
+
+/// Runs the build gate in the worktree.
+fn run_gate(cfg: &BotConfig, work_root: &Path, package: &str, version: &str) -> Result<(), String> {
+    for argv in &cfg.gate {
+        let argv: Vec<String> = argv
+            .iter()
+            .map(|a| {
+                a.replace("{package}", package)
+                    .replace("{version}", version)
+            })
+            .collect();
+        let Some((program, args)) = argv.split_first() else {
+            continue;
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        process::run(cmd, work_root, cfg.gate_timeout).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
