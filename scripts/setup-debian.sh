@@ -34,19 +34,40 @@ PACKAGES=(
   xenstore-utils
   # git server, signatures, NAR hash oracle, Scheme reader
   git gnupg nix-bin guile-3.0 curl ca-certificates
+  # images: rootless disk images (sfdisk, mke2fs -d, debugfs), sparse tar, template RPM, qcow2
+  fdisk e2fsprogs tar rpm qemu-utils
+  # qxk-tests e2e: boot real Xen + PV dom0 under QEMU TCG (initramfs: busybox, cpio; ELF check: file)
+  qemu-system-x86 busybox-static cpio file gzip libgcc-s1 binutils
 )
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-stamp=/var/lib/apt/periodic/qubes-xen-kit-update-stamp
-if [ "${#missing[@]}" -gt 0 ] || ! apt-cache showsrc xen >/dev/null 2>&1 || [ -z "$(apt-cache showsrc xen 2>/dev/null)" ]; then
+missing_packages() {
+  local p
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+  done
+}
+
+updated=0
+if [ -z "$(apt-cache showsrc xen 2>/dev/null)" ]; then
   $SUDO apt-get update -qq
+  updated=1
 fi
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup: installing ${missing[*]}" >&2
+# Two passes: installing one package can remove another (Debian 12 machines that
+# carry a backported qemu-utils lose it to qemu-system-x86's dependencies); the
+# second pass puts back what the first removed.
+for pass in 1 2; do
+  mapfile -t missing < <(missing_packages)
+  [ "${#missing[@]}" -eq 0 ] && break
+  if [ "$updated" -eq 0 ]; then
+    $SUDO apt-get update -qq
+    updated=1
+  fi
+  echo "setup: installing ${missing[*]} (pass $pass)" >&2
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+done
+mapfile -t missing < <(missing_packages)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: error: still missing after install: ${missing[*]}" >&2
+  exit 1
 fi
-: "$stamp"
 echo "setup: system packages ready" >&2

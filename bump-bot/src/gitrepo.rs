@@ -47,6 +47,10 @@ impl Repo {
                 &self.root,
                 &["worktree", "add", "--quiet", "--force", &d, branch],
             )?;
+        } else {
+            // The worktree of an earlier run is on that run's branch.
+            self.clean(dir)?;
+            self.git(dir, &["checkout", "--quiet", "--force", branch])?;
         }
         self.clean(dir)
     }

@@ -1,11 +1,13 @@
 //! One bot run.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use time::Date;
-use upstream_tags::{plan_bump, LandingPolicy, Skip};
+use upstream_tags::{plan_bump, LandingPolicy, PublishedTag, Skip};
 
 use crate::forge::TagSource;
 use crate::gitrepo::Repo;
@@ -120,6 +122,7 @@ pub fn run(
         packages,
         tags,
         state_path: &state_path,
+        listings: RefCell::new(HashMap::new()),
     };
     for pkg in followed {
         let outcome = ctx
@@ -152,9 +155,24 @@ struct Ctx<'a> {
     packages: &'a dyn Packages,
     tags: &'a dyn TagSource,
     state_path: &'a Path,
+    listings: RefCell<HashMap<String, Vec<PublishedTag>>>,
 }
 
 impl Ctx<'_> {
+    /// Tags of `url`, listed once per run however many packages share the repository.
+    fn listed(&self, url: &str) -> Result<Vec<PublishedTag>, (Step, String)> {
+        let mut cache = self.listings.borrow_mut();
+        if let Some(tags) = cache.get(url) {
+            return Ok(tags.clone());
+        }
+        let tags = self
+            .tags
+            .tags(url)
+            .map_err(|e| (Step::Discover, e.to_string()))?;
+        cache.insert(url.to_string(), tags.clone());
+        Ok(tags)
+    }
+
     fn save(&self, state: &State, step: Step) -> Result<(), (Step, String)> {
         state
             .save(self.state_path)
@@ -184,10 +202,7 @@ impl Ctx<'_> {
         let Some(stream) = &pkg.stream else {
             return Ok(Outcome::Pinned { current });
         };
-        let listed = self
-            .tags
-            .tags(&pkg.qubes_repo)
-            .map_err(|e| (Step::Discover, e.to_string()))?;
+        let listed = self.listed(&pkg.qubes_repo)?;
         let seen = state.seen_tags.entry(pkg.qubes_repo.clone()).or_default();
         let mut new: Vec<String> = listed
             .iter()

@@ -4,116 +4,17 @@
 //! stand-in (`version = "..."` lines) so these tests exercise the bot itself;
 //! package-defs' own tests run the bot with the real definitions and `update`.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bump_bot::packages::BoxError;
-use bump_bot::{run, BotConfig, Followed, GitTags, Outcome, Packages, Step};
+use bump_bot::{run, BotConfig, GitTags, Outcome, Step};
+use support::{git, Forge, LineDefs};
 use time::macros::date;
-use time::Date;
-use upstream_tags::{LandingPolicy, QubesVersion, Stream};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A Qubes-like repository: tags are annotated, dated by the test.
-struct Forge {
-    dir: PathBuf,
-}
-
-impl Forge {
-    fn new(root: &Path) -> Forge {
-        let dir = root.join("qubes-vmm-xen");
-        std::fs::create_dir_all(&dir).unwrap();
-        git(&dir, &["init", "-q", "-b", "release4.2"]);
-        std::fs::write(dir.join("version"), "4.17.4\n").unwrap();
-        git(&dir, &["add", "."]);
-        git(&dir, &["commit", "-q", "-m", "init"]);
-        Forge { dir }
-    }
-
-    fn tag(&self, name: &str, day: Date) {
-        std::fs::write(self.dir.join("version"), format!("{name}\n")).unwrap();
-        git(&self.dir, &["commit", "-q", "-am", name]);
-        let when = format!("{day}T12:00:00Z");
-        let out = Command::new("git")
-            .args(["tag", "-a", name, "-m", name])
-            .current_dir(&self.dir)
-            .env("GIT_COMMITTER_DATE", &when)
-            .env("GIT_COMMITTER_NAME", "qubes")
-            .env("GIT_COMMITTER_EMAIL", "q@example.invalid")
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-    }
-
-    fn url(&self) -> String {
-        self.dir.to_string_lossy().into_owned()
-    }
-}
-
-/// Stand-in definitions: `definitions/<package>.toml` with `version`, `series`, `repo` lines.
-struct LineDefs;
-
-fn field(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|l| {
-        let (k, v) = l.split_once('=')?;
-        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
-    })
-}
-
-impl Packages for LineDefs {
-    fn followed(&self, dir: &Path) -> Result<Vec<Followed>, BoxError> {
-        let mut out = Vec::new();
-        let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let text = std::fs::read_to_string(e.path())?;
-            let package = e.path().file_stem().unwrap().to_string_lossy().into_owned();
-            let current: QubesVersion = field(&text, "version").ok_or("no version")?.parse()?;
-            let stream = field(&text, "series")
-                .map(|s| Stream::new("release4.2", &s).ok_or("bad series"))
-                .transpose()?;
-            out.push(Followed {
-                package,
-                current,
-                stream,
-                qubes_repo: field(&text, "repo").ok_or("no repo")?,
-            });
-        }
-        Ok(out)
-    }
-
-    fn update(&self, dir: &Path, package: &str, to: &QubesVersion) -> Result<String, BoxError> {
-        let path = dir.join(format!("{package}.toml"));
-        let text = std::fs::read_to_string(&path)?;
-        let old = field(&text, "version").ok_or("no version")?;
-        std::fs::write(
-            &path,
-            text.replace(&format!("\"{old}\""), &format!("\"{to}\"")),
-        )?;
-        Ok(format!(
-            "{package}: {old} -> {to}\n\nupdate report for {to}"
-        ))
-    }
-}
+use upstream_tags::LandingPolicy;
 
 struct Setup {
     _tmp: tempfile::TempDir,

@@ -1,0 +1,106 @@
+//! qxk-image: build images and Qubes templates from a declarative spec.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use images::{build, BuildOptions, ImageSpec};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "qxk-image",
+    version,
+    about = "Build disk images and Qubes templates from a declarative spec, rootless and reproducibly",
+    after_help = "Examples:\n  qxk-image --list-image-types\n  qxk-image build template.toml -o out/debian-min\n  qxk-image build template.toml --type raw -o out/disk --json"
+)]
+struct Cli {
+    /// List the image types and exit.
+    #[arg(long)]
+    list_image_types: bool,
+    /// Print data as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the image a spec describes.
+    #[command(
+        after_help = "Example:\n  qxk-image build template.toml --type qubes-template -o out/tpl"
+    )]
+    Build {
+        /// The image spec (TOML).
+        spec: PathBuf,
+        /// Image type (overrides the spec's `type`); see --list-image-types.
+        #[arg(short = 't', long = "type")]
+        image_type: Option<String>,
+        /// Output directory (created; must not exist unless --force).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Replace an existing output directory.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if cli.list_image_types {
+        let types = images::types::registry();
+        if cli.json {
+            let list: Vec<_> = types
+                .iter()
+                .map(|t| serde_json::json!({"name": t.name, "description": t.description}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        } else {
+            println!("The available image types are:");
+            for t in types {
+                println!("  - {:<15} {}", t.name, t.description);
+            }
+        }
+        return Ok(());
+    }
+    match cli.command {
+        Some(Command::Build {
+            spec,
+            image_type,
+            output,
+            force,
+        }) => {
+            let parsed = ImageSpec::load(&spec)?;
+            let out = output.unwrap_or_else(|| {
+                PathBuf::from(format!(
+                    "{}-{}",
+                    parsed.name,
+                    image_type
+                        .clone()
+                        .or(parsed.image_type.clone())
+                        .unwrap_or_else(|| "qubes-template".into())
+                ))
+            });
+            let report = build(&parsed, &out, &BuildOptions { image_type, force })
+                .with_context(|| format!("building {}", spec.display()))?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("built {} image in {}:", report.image_type, out.display());
+                for f in &report.files {
+                    println!("  {}", f.display());
+                }
+            }
+            Ok(())
+        }
+        None => {
+            anyhow::bail!("nothing to do: give `build SPEC` or --list-image-types (see --help)")
+        }
+    }
+}
