@@ -34,6 +34,8 @@ PACKAGES=(
   xenstore-utils
   # git server, signatures, NAR hash oracle, Scheme reader
   git gnupg nix-bin guile-3.0 curl ca-certificates
+  # source-fetch tests build real .tar.xz tarballs with the xz CLI
+  xz-utils
   # images: rootless disk images (sfdisk, mke2fs -d, debugfs), sparse tar, template RPM, qcow2
   fdisk e2fsprogs tar rpm qemu-utils
   # qxk-tests e2e: boot real Xen + PV dom0 under QEMU TCG (initramfs: busybox, cpio; ELF check: file)
@@ -70,4 +72,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: error: still missing after install: ${missing[*]}" >&2
   exit 1
 fi
+# xen-config's tests and benchmark compare with kconfiglib (PyPI), an independent Kconfig implementation.
+python3 -m pip --version >/dev/null 2>&1 || $SUDO apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+python3 -c 'import kconfiglib' 2>/dev/null || python3 -m pip install --quiet --break-system-packages kconfiglib==14.1.0 2>/dev/null || python3 -m pip install --quiet kconfiglib==14.1.0
 echo "setup: system packages ready" >&2

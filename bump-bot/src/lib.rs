@@ -20,7 +20,7 @@ pub mod report;
 pub mod run;
 pub mod state;
 
-pub use forge::{GitTags, TagSource};
+pub use forge::{GitHubTags, GitTags, TagSource};
 pub use packages::{Followed, Packages};
 pub use report::{Outcome, PackageReport, RunReport, Step};
 pub use run::{run, BotConfig, BotError};

@@ -1,0 +1,264 @@
+//! `xen-config`: Xen Kconfig evaluation and reconciliation of Qubes' config.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use xen_config::probe::Replay;
+use xen_config::{Input, Kconfig, XenTarget};
+
+#[derive(Parser)]
+#[command(
+    name = "xen-config",
+    version,
+    about = "Xen Kconfig evaluation, byte-identical to Xen's conf, and reconciliation of Qubes' config"
+)]
+#[command(
+    after_help = "Examples:\n  xen-config olddefconfig --xen-dir xen-4.17.5/xen --config qubes/config -o .config\n  xen-config savedefconfig --xen-dir xen-4.17.5/xen --config .config\n  xen-config reconcile --xen-dir xen-4.19.4/xen --qubes-config qubes/config --json"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct TreeArgs {
+    /// The Xen `xen/` directory (holds `Kconfig`).
+    #[arg(long)]
+    xen_dir: PathBuf,
+    /// XEN_TARGET_ARCH.
+    #[arg(long, default_value = "x86_64")]
+    arch: String,
+    /// Compiler the host probes ask about.
+    #[arg(long, default_value = "gcc")]
+    cc: String,
+    /// Linker the host probes ask about.
+    #[arg(long, default_value = "ld")]
+    ld: String,
+    /// Answer `$(shell,...)` probes from this JSON file (command -> output) instead of the host.
+    #[arg(long)]
+    probes: Option<PathBuf>,
+    /// Write the host's probe answers to this JSON file for later --probes runs.
+    #[arg(long)]
+    record_probes: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Like `make -C xen olddefconfig`: complete a config with defaults.
+    #[command(
+        after_help = "Example:\n  xen-config olddefconfig --xen-dir xen/ --config qubes-config -o xen/.config"
+    )]
+    Olddefconfig {
+        #[command(flatten)]
+        tree: TreeArgs,
+        /// Input config; without it, the tree's defconfig_list file is used, as conf does.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output file (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Like `make -C xen savedefconfig`: the minimal config.
+    #[command(
+        after_help = "Example:\n  xen-config savedefconfig --xen-dir xen/ --config xen/.config"
+    )]
+    Savedefconfig {
+        #[command(flatten)]
+        tree: TreeArgs,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Classify every symbol of Qubes' config against a Xen tree; exit 1 on stale pins or
+    /// symbols the tree dropped, unless accepted.
+    #[command(
+        after_help = "Examples:\n  xen-config reconcile --xen-dir xen-4.19/xen --base-xen-dir xen-4.17/xen --qubes-config config\n  xen-config reconcile --xen-dir xen/ --qubes-config config --accept XENOPROF --json"
+    )]
+    Reconcile {
+        #[command(flatten)]
+        tree: TreeArgs,
+        /// The tree Qubes' config was generated for (tells stale pins from deliberate ones).
+        #[arg(long)]
+        base_xen_dir: Option<PathBuf>,
+        /// Qubes' hypervisor config.
+        #[arg(long)]
+        qubes_config: PathBuf,
+        /// Full Xen source root (holds tools/configure.ac); default: the parent of --xen-dir.
+        #[arg(long)]
+        source_root: Option<PathBuf>,
+        /// Older source root, to report configure defaults that changed.
+        #[arg(long)]
+        base_source_root: Option<PathBuf>,
+        /// Accept a stale pin, removed symbol (name, CONFIG_ optional) or unknown configure
+        /// flag (`--accept=--disable-blktap2`); repeatable.
+        #[arg(long)]
+        accept: Vec<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn load(tree: &TreeArgs) -> Result<Kconfig> {
+    let target = XenTarget {
+        arch: tree.arch.clone(),
+        cc: tree.cc.clone(),
+        ld: tree.ld.clone(),
+        vendor_version: String::new(),
+    };
+    let dir = &tree.xen_dir;
+    if let Some(p) = &tree.probes {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("reading probe answers {}", p.display()))?;
+        let answers: BTreeMap<String, String> = serde_json::from_str(&text).with_context(|| {
+            format!("{}: expected a JSON object command -> output", p.display())
+        })?;
+        let mut shell = Replay { answers };
+        return Ok(xen_config::load_xen_tree(dir, &target, &mut shell)?);
+    }
+    // Make-level checks first (they set what the tree's probes see), probes run concurrently.
+    let (k, answers) = xen_config::load_xen_tree_host(dir, &target)?;
+    if let Some(p) = &tree.record_probes {
+        std::fs::write(p, serde_json::to_string_pretty(&answers)?)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(k)
+}
+
+fn read_input(config: &Option<PathBuf>) -> Result<Option<Vec<u8>>> {
+    match config {
+        None => Ok(None),
+        Some(p) => {
+            Ok(Some(std::fs::read(p).with_context(|| {
+                format!("reading config {}", p.display())
+            })?))
+        }
+    }
+}
+
+fn emit(output: &Option<PathBuf>, text: &str) -> Result<()> {
+    match output {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn run_conf(tree: &TreeArgs, config: &Option<PathBuf>, save: bool) -> Result<String> {
+    let mut k = load(tree)?;
+    for m in &k.messages {
+        eprintln!("{m}");
+    }
+    let data = read_input(config)?;
+    let input = match &data {
+        Some(d) => Input::Config(d),
+        None => Input::Missing,
+    };
+    let dir: &Path = &tree.xen_dir;
+    let (text, rep) = if save {
+        k.savedefconfig(input, dir)
+    } else {
+        k.olddefconfig(input, dir)
+    };
+    for w in &rep.warnings {
+        eprintln!("{w}");
+    }
+    if data.is_none() && rep.used_defaults_from.is_none() {
+        bail!(
+            "no --config given and the tree's defconfig_list names no readable file under {}",
+            dir.display()
+        );
+    }
+    Ok(text)
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match &cli.cmd {
+        Cmd::Olddefconfig {
+            tree,
+            config,
+            output,
+        } => emit(output, &run_conf(tree, config, false)?),
+        Cmd::Savedefconfig {
+            tree,
+            config,
+            output,
+        } => emit(output, &run_conf(tree, config, true)?),
+        Cmd::Reconcile {
+            tree,
+            base_xen_dir,
+            qubes_config,
+            source_root,
+            base_source_root,
+            accept,
+            json,
+        } => {
+            let target = load(tree)?;
+            let base = match base_xen_dir {
+                Some(d) => {
+                    let mut t = tree.clone();
+                    t.xen_dir = d.clone();
+                    t.record_probes = None;
+                    Some(load(&t)?)
+                }
+                None => None,
+            };
+            let config = std::fs::read(qubes_config)
+                .with_context(|| format!("reading {}", qubes_config.display()))?;
+            let accept: std::collections::BTreeSet<String> = accept
+                .iter()
+                .map(|a| {
+                    if a.starts_with("--") {
+                        a.clone()
+                    } else {
+                        a.trim_start_matches("CONFIG_").to_string()
+                    }
+                })
+                .collect();
+            let mut r = xen_config::reconcile::reconcile(
+                &target,
+                &tree.xen_dir,
+                base.as_ref().zip(base_xen_dir.as_deref()),
+                &config,
+                &accept,
+            );
+            let root = source_root.clone().or_else(|| {
+                let p = tree.xen_dir.join("..");
+                p.join("tools/configure.ac").exists().then_some(p)
+            });
+            if let Some(root) = root {
+                let base_root = base_source_root.clone().or_else(|| {
+                    let p = base_xen_dir.as_ref()?.join("..");
+                    p.join("tools/configure.ac").exists().then_some(p)
+                });
+                r.tools = Some(xen_config::reconcile::tools_report(
+                    &root,
+                    base_root.as_deref(),
+                    &accept,
+                    &mut r.problems,
+                )?);
+            }
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", r.to_text());
+            }
+            if !r.problems.is_empty() {
+                for p in &r.problems {
+                    eprintln!("error: {p}");
+                }
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
+}
