@@ -163,38 +163,55 @@ pub struct FlagSet {
 }
 
 /// The flag sets this crate knows. Debian's is checked against the real debian/rules in
-/// tests; the others are transcribed from their packaging and only their names are checked.
+/// tests; the others are transcribed from the packaging named in `source` (read through the
+/// project's code-search index of public repositories) and only their names are checked,
+/// against the Debian 4.17 tree's configure.ac files. Each set is the flags as written in
+/// that packaging, macros and variables left unexpanded, for its default build options.
 pub const FLAG_SETS: &[FlagSet] = &[
+    // xen.spec.in at QubesOS/qubes-vmm-xen@926a4ab3ce34 (release4.2 stream: `hv_abi 4.17`,
+    // its Patch lines are the v4.17.4-5 series plus later additions). The single
+    // `./configure` call, with the spec's defaults on x86_64: qemu-traditional and stubdom
+    // off (no flag is passed for them), OVMF on, and the seabios flag taken when Fedora's
+    // /usr/share/seabios/bios-256k.bin exists at build time (else `--disable-seabios`).
+    // A later "QUBES SPECIFIC PART" adds `--disable-ipxe --disable-rombios --disable-pvshim`
+    // and a second `--with-system-qemu` to CONFIG_EXTRA, but after `./configure` has run, and
+    // no later configure call reads it in this revision, so they are not listed. Docs, ocaml
+    // and xsm are switched with rpm/make variables (e.g. OCAML_TOOLS=n), not configure flags.
     FlagSet {
         who: "Qubes dom0",
-        source: "QubesOS/qubes-vmm-xen xen.spec.in",
+        source: "QubesOS/qubes-vmm-xen xen.spec.in @926a4ab3ce34 (R4.2, Xen 4.17)",
         flags: &[
-            "--disable-qemu-traditional",
-            "--with-system-qemu=/usr/bin/qemu-system-x86_64",
+            "--prefix=%{_prefix}",
+            "--libdir=%{_libdir}",
+            "--libexecdir=%{_libexecdir}",
+            "--with-system-qemu=/usr/bin/qemu-system-i386",
+            "--with-linux-backend-modules=xen-evtchn xen-gntdev xen-gntalloc xen-blkback xen-netback xen-pciback xen-scsiback xen-acpi-processor",
+            "--with-system-ovmf=%{_libexecdir}/%{name}/boot/ovmf.bin",
+            "--with-system-ipxe=/usr/share/ipxe/10ec8139.rom",
             "--with-system-seabios=/usr/share/seabios/bios-256k.bin",
-            "--disable-stubdom",
-            "--disable-pvshim",
-            "--enable-systemd",
-            "--disable-ocamltools",
-            "--disable-golang",
-            "--disable-docs",
         ],
     },
+    // archlinux/PKGBUILD.in, Qubes' VM build (guest tools only: `make dist-tools`). Same
+    // flags at QubesOS/qubes-vmm-xen@481b19854312 (its patch list includes 0653, i.e. the
+    // 4.17 series) and @0cb44dddf66f. `--disable-ocaml` and `--disable-blktap2` are not flags
+    // 4.17's configure defines (it has `ocamltools`; blktap2 is gone), so configure ignores
+    // them; the tests record that.
+    // Not used: debian-vm/debian/rules (@ee34098d7bf0 and @050cfe15c9c2 both still run dh's
+    // python2 helper, so they predate R4.2; their flags: --prefix=/usr
+    // --includedir=/usr/include --mandir=/usr/share/man --infodir=/usr/share/info
+    // --with-initddir=/etc/init.d --enable-systemd --with-systemd=/lib/systemd/system
+    // --sysconfdir=/etc --localstatedir=/var --disable-ocamltools --disable-blktap2). Which
+    // rules file R4.2's Debian VM packages come from was not established.
     FlagSet {
         who: "Qubes VM",
-        source: "QubesOS/qubes-vmm-xen guest (VM) build",
+        source: "QubesOS/qubes-vmm-xen archlinux/PKGBUILD.in @481b19854312 (Xen 4.17 series)",
         flags: &[
-            "--disable-xen",
-            "--disable-stubdom",
-            "--disable-docs",
-            "--disable-qemu-traditional",
-            "--disable-seabios",
-            "--disable-rombios",
-            "--disable-ipxe",
-            "--disable-ocamltools",
-            "--disable-golang",
+            "--prefix=/usr",
+            "--sbindir=/usr/bin",
+            "--libdir=/usr/lib",
+            "--disable-ocaml",
             "--disable-pvshim",
-            "--disable-monitors",
+            "--disable-blktap2",
         ],
     },
     FlagSet {
@@ -202,6 +219,8 @@ pub const FLAG_SETS: &[FlagSet] = &[
         source: "no flags: configure's defaults",
         flags: &[],
     },
+    // Checked in full by tests/tables.rs against debian/rules of the tree that
+    // scripts/debian-xen-source.sh fetches.
     FlagSet {
         who: "Debian",
         source: "debian/rules of xen 4.17.5+72-g01140da4e8-1",
@@ -227,9 +246,15 @@ pub const FLAG_SETS: &[FlagSet] = &[
             "--with-system-seabios=/usr/share/seabios/bios-256k.bin",
         ],
     },
+    // Guix's `xen` package, gnu/packages/virtualization.scm, read at
+    // guix-mirror/guix@ef1f1ca74208 (Xen 4.11.1). Stored copies of the same file with Xen
+    // 4.13.0 and 4.14.1 pass the same flags (4.14.1 is the newest Guix xen found; whether Guix
+    // moved past it was not established). Guix's xen is older than 4.17: the flag names are
+    // still checked against 4.17's configure below. `$out`, `$qemu`, `$seabios`, `$ovmf`
+    // stand for `(assoc-ref %outputs "out")` and `(assoc-ref %build-inputs "...")`.
     FlagSet {
         who: "Guix",
-        source: "guix gnu/packages/virtualization.scm (xen)",
+        source: "guix gnu/packages/virtualization.scm (xen 4.11.1-4.14.1), guix-mirror/guix@ef1f1ca74208",
         flags: &[
             "--enable-rpath",
             "--disable-qemu-traditional",
@@ -238,21 +263,25 @@ pub const FLAG_SETS: &[FlagSet] = &[
             "--with-initddir=$out/etc/init.d",
             "--with-system-qemu=$qemu/bin/qemu-system-i386",
             "--with-system-seabios=$seabios/share/firmware/bios.bin",
-            "--with-system-ovmf=$ovmf/share/firmware/ovmf_x64.bin",
-            "--with-extra-qemuu-configure-args=--disable-sdl",
+            "--with-system-ovmf=$ovmf/share/firmware/ovmf_ia32.bin",
         ],
     },
+    // nixpkgs pkgs/applications/virtualization/xen/generic/default.nix at
+    // NixOS/nixpkgs@10d085cd2860, the builder behind that directory's 4.17/, 4.18/ and 4.19/
+    // default.nix, with its default arguments (withInternalQEMU, withInternalSeaBIOS,
+    // withInternalOVMF and withInternalIPXE true; withFlask false). Other argument sets
+    // (packages.nix's variants) were not checked. For comparison, the later
+    // pkgs/by-name/xe/xen/package.nix (Xen 4.20.2) passes --enable-systemd
+    // --disable-qemu-traditional --with-system-qemu and system seabios/OVMF/iPXE paths plus
+    // --disable-xsmpolicy instead.
     FlagSet {
         who: "nixpkgs",
-        source: "nixpkgs pkgs/applications/virtualization/xen (generic.nix)",
+        source: "nixpkgs pkgs/applications/virtualization/xen/generic/default.nix @10d085cd2860 (Xen 4.17-4.19)",
         flags: &[
             "--enable-systemd",
             "--disable-qemu-traditional",
-            "--with-system-qemu",
-            "--with-system-seabios=$seabios/share/seabios/bios.bin",
-            "--with-system-ovmf=$ovmf/FV/OVMF.fd",
-            "--with-system-ipxe=$ipxe/ipxe.bin",
-            "--disable-xsmpolicy",
+            "--enable-ovmf",
+            "--enable-ipxe",
         ],
     },
 ];
