@@ -1,1 +1,23 @@
-//! package-defs: work in progress.
+//! Declarative pins of Qubes OS's Xen packages, and the tooling that keeps them current.
+//!
+//! `load` reads and validates a definitions folder, `spec` reads Qubes' packaging tree,
+//! `update` plans a version bump, `edit` rewrites files in place and `txn` swaps them in
+//! atomically; `guix` exports a Guix channel module.
+
+pub mod edit;
+pub mod fetch;
+pub mod fuzzing;
+pub mod guix;
+pub mod kconfig;
+pub mod load;
+pub mod model;
+pub mod prepare;
+pub mod spec;
+pub mod txn;
+pub mod update;
+pub mod verify;
+pub mod version;
+
+pub use load::{load_dir, LoadError, Problem};
+pub use model::*;
+pub use version::{QubesVersion, XenVersion};

@@ -16,4 +16,4 @@ pub mod version;
 pub use plan::{plan_bump, Bump, LandingPolicy, Skip};
 pub use stream::Stream;
 pub use tag::{PublishedTag, Tag};
-pub use version::{QubesVersion, VersionError};
+pub use version::{QubesVersion, VersionError, XenVersion};

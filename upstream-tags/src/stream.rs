@@ -22,7 +22,7 @@ impl Stream {
     }
 
     pub fn contains(&self, version: &QubesVersion) -> bool {
-        version.series() == self.series
+        (version.xen.major, version.xen.minor) == self.series
     }
 
     /// `4.17`, as written in definitions and messages.

@@ -15,6 +15,7 @@ pub enum Tag {
 
 impl Tag {
     pub fn parse(name: &str) -> Tag {
+        // Only `v`-prefixed names; QubesVersion::parse alone would also take `4.17.4-5`.
         match name.strip_prefix('v').map(str::parse::<QubesVersion>) {
             Some(Ok(v)) => Tag::Release(v),
             _ => Tag::Other(name.to_string()),

@@ -1,0 +1,229 @@
+//! The seam to the network layer (`source-fetch`): everything `update`, `verify` and `prepare`
+//! fetch goes through [`Sources`], so those commands stay independent of transport details.
+
+use std::path::{Path, PathBuf};
+
+use source_fetch::PinnedKey;
+
+use crate::load::key_path;
+use crate::update::{Fetched, Target};
+
+/// Verified fetching of trees. Implementations apply URL rewrites, timeouts, retries and the
+/// cache; they must only return trees whose signature checked out against `keys`.
+pub trait Sources {
+    /// Exports `repo` at annotated tag `tag` into the empty folder `dest` (no `.git`) after
+    /// verifying the tag's OpenPGP signature against `keys`; returns the tagged commit id.
+    fn signed_tag_tree(
+        &self,
+        repo: &str,
+        tag: &str,
+        keys: &[PinnedKey],
+        dest: &Path,
+    ) -> anyhow::Result<String>;
+
+    /// Downloads the release tarball `url` and its detached signature `sig_url`, checks the
+    /// sha256 against `expected` (hex) when given and the signature against `keys`; returns
+    /// the tarball's sha256 (hex).
+    fn signed_tarball(
+        &self,
+        url: &str,
+        sig_url: &str,
+        expected: Option<&str>,
+        keys: &[PinnedKey],
+    ) -> anyhow::Result<String>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Pgp(#[from] source_fetch::PgpError),
+    #[error("{}: holds key {found}, but its name pins {pinned}; replace the file with the right key", path.display())]
+    Mismatch {
+        path: PathBuf,
+        pinned: String,
+        found: String,
+    },
+}
+
+/// Loads the pinned keys, checking each file holds the fingerprint it is named after.
+pub fn pinned_keys(dir: &Path, fingerprints: &[String]) -> Result<Vec<PinnedKey>, KeyError> {
+    fingerprints
+        .iter()
+        .map(|f| {
+            let path = key_path(dir, f);
+            let k = PinnedKey::from_file(&path)?;
+            if k.fingerprint() != *f {
+                return Err(KeyError::Mismatch {
+                    path,
+                    pinned: f.clone(),
+                    found: k.fingerprint(),
+                });
+            }
+            Ok(k)
+        })
+        .collect()
+}
+
+/// Fetches and verifies everything an update of `t` needs into `work`: the Qubes data at the
+/// new tag, at the pinned tag (for diffs), and upstream Xen at the release tag.
+pub fn fetch_for_update(
+    dir: &Path,
+    t: &Target<'_>,
+    sources: &dyn Sources,
+    work: &Path,
+    with_tarball: bool,
+) -> anyhow::Result<Fetched> {
+    use anyhow::Context;
+    let qubes_keys = pinned_keys(dir, &t.data.source.signing_keys)?;
+    let xen_keys = pinned_keys(dir, &t.xen.upstream.signing_keys)?;
+    let new_dir = work.join("qubes-new");
+    let tag = t.version.tag();
+    let qubes_commit = sources
+        .signed_tag_tree(&t.xen.stream.repo, &tag, &qubes_keys, &new_dir)
+        .with_context(|| format!("Qubes data {tag} from {}", t.xen.stream.repo))?;
+    // The old tree only feeds the report; an unreachable old tag is not fatal.
+    let old_dir = work.join("qubes-old");
+    let old_qubes_dir = match sources.signed_tag_tree(
+        &t.data.source.repo,
+        &t.data.source.tag,
+        &qubes_keys,
+        &old_dir,
+    ) {
+        Ok(c) if c == t.data.source.commit => Some(old_dir),
+        Ok(c) => {
+            tracing::warn!(
+                "pinned tag {} now points at {c}, not the pinned {}; config diff skipped",
+                t.data.source.tag,
+                t.data.source.commit
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!(
+                "cannot fetch the pinned {} for the report: {e:#}",
+                t.data.source.tag
+            );
+            None
+        }
+    };
+    let up_tag = t.version.xen.upstream_tag();
+    let up_dir = work.join("upstream");
+    let upstream_commit = sources
+        .signed_tag_tree(&t.xen.upstream.git, &up_tag, &xen_keys, &up_dir)
+        .with_context(|| format!("upstream Xen {up_tag} from {}", t.xen.upstream.git))?;
+    let tarball_sha256 = if with_tarball {
+        let (url, sig) = crate::update::tarball_urls(t);
+        Some(
+            sources
+                .signed_tarball(&url, &sig, None, &xen_keys)
+                .with_context(|| format!("upstream Xen release tarball {url}"))?,
+        )
+    } else {
+        tracing::warn!("release tarball not fetched: its sha256 stays unpinned");
+        None
+    };
+    Ok(Fetched {
+        qubes_dir: new_dir,
+        qubes_commit,
+        old_qubes_dir,
+        upstream_dir: up_dir,
+        upstream_commit,
+        tarball_sha256,
+    })
+}
+
+/// [`Sources`] over `source-fetch`'s git client: fetch the tag (cached bare repos; a cached tag
+/// costs no network I/O), verify its signature with the pinned keys, export the tree.
+pub struct GitSources {
+    pub git: source_fetch::GitClient,
+    pub http: source_fetch::Fetcher,
+}
+
+impl GitSources {
+    /// Caches under `cache_root`; `rewrites` apply to every URL; git commands and HTTP reads
+    /// stop after `timeout`; `quiet` hides download progress.
+    pub fn new(
+        cache_root: &Path,
+        rewrites: source_fetch::UrlRewrites,
+        timeout: std::time::Duration,
+        quiet: bool,
+    ) -> anyhow::Result<Self> {
+        let git = source_fetch::GitClient::new(cache_root, rewrites.clone(), timeout)?;
+        let opts = source_fetch::FetchOptions {
+            read_timeout: timeout,
+            quiet,
+            rewrites,
+            ..Default::default()
+        };
+        let cache = source_fetch::DownloadCache::open(cache_root.join("files"))?;
+        Ok(Self {
+            git,
+            http: source_fetch::Fetcher::new(opts, cache)?,
+        })
+    }
+
+    /// Fetches `url`, reusing the copy recorded for it when no hash is pinned (release files
+    /// are immutable), so a repeated update does no network I/O.
+    fn fetch(
+        &self,
+        url: &str,
+        expected: Option<&source_fetch::Sha256Digest>,
+    ) -> anyhow::Result<source_fetch::Fetched> {
+        let recorded = self.http.cache().recorded_digest(&self.http.rewrite(url));
+        let exp = expected.copied().or(recorded);
+        Ok(self.http.fetch(url, exp.as_ref())?)
+    }
+}
+
+/// The `object` a raw annotated tag names.
+fn tag_object(raw: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(raw)
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix("object ").map(|s| s.trim().to_string()))
+}
+
+impl Sources for GitSources {
+    fn signed_tag_tree(
+        &self,
+        repo: &str,
+        tag: &str,
+        keys: &[PinnedKey],
+        dest: &Path,
+    ) -> anyhow::Result<String> {
+        let bare = self.git.fetch_tag(repo, tag, None)?;
+        let raw = bare.raw_tag_object(tag)?;
+        let what = format!("tag {tag} of {}", self.git.rewrite(repo));
+        let v = source_fetch::verify_git_tag(&raw, keys, &what)?;
+        for w in &v.warnings {
+            tracing::warn!("{w}");
+        }
+        let commit = bare.resolve_tag(tag)?;
+        if tag_object(&raw).as_deref() != Some(commit.as_str()) {
+            anyhow::bail!("{what}: the signed tag object does not name commit {commit} directly; refusing a tag of a tag");
+        }
+        bare.export_tree(&commit, dest)?;
+        Ok(commit)
+    }
+
+    fn signed_tarball(
+        &self,
+        url: &str,
+        sig_url: &str,
+        expected: Option<&str>,
+        keys: &[PinnedKey],
+    ) -> anyhow::Result<String> {
+        let expected = expected
+            .map(source_fetch::Sha256Digest::from_hex)
+            .transpose()?;
+        let sig = self.fetch(sig_url, None)?;
+        let tarball = self.fetch(url, expected.as_ref())?;
+        let sig_bytes = std::fs::read(&sig.path)?;
+        let v = source_fetch::openpgp::verify_detached_file(&tarball.path, &sig_bytes, keys)
+            .map_err(|e| anyhow::anyhow!("{} (signature {}): {e}", tarball.url, sig.url))?;
+        for w in &v.warnings {
+            tracing::warn!("{w}");
+        }
+        Ok(tarball.sha256.to_hex())
+    }
+}

@@ -1,0 +1,360 @@
+//! `package-defs`: list, show, update, verify, prepare and export the Xen package definitions.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use package_defs::fetch::{self, GitSources};
+use package_defs::update::{self, Allow};
+use package_defs::{guix, load_dir, txn, verify, Body, Definitions, QubesVersion};
+
+const EXAMPLES: &str = "Examples:
+  package-defs update xen 4.17.4-6 --diff
+  package-defs update qubes-xen-next 4.19.5-1 --dry-run --json
+  package-defs --url-rewrite https://github.com/=http://mirror.local/github/ verify
+  package-defs prepare xen --vendor vendor
+  package-defs list
+  package-defs show xen --json
+  package-defs export guix > qubes-xen-kit/sources.scm
+  package-defs --definitions path/to/definitions list";
+
+#[derive(Parser)]
+#[command(name = "package-defs", version, about = "Pinned, verified definitions of Qubes OS's Xen packages", after_help = EXAMPLES)]
+struct Cli {
+    /// Folder of definition files (default: ./definitions, else the one shipped with this crate).
+    #[arg(long, global = true, env = "PACKAGE_DEFS_DIR")]
+    definitions: Option<PathBuf>,
+    /// Only print errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Rewrite URL prefix FROM to TO for every fetch, git and HTTP (repeatable; also
+    /// PACKAGE_DEFS_URL_REWRITE="FROM=TO;FROM2=TO2").
+    #[arg(long = "url-rewrite", value_name = "FROM=TO", global = true)]
+    url_rewrite: Vec<String>,
+    /// Download cache (git mirrors and files keyed by hash).
+    #[arg(long, global = true, env = "PACKAGE_DEFS_CACHE")]
+    cache: Option<PathBuf>,
+    /// Stop any single network operation after this many seconds.
+    #[arg(long, global = true, default_value_t = 300)]
+    timeout: u64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List packages with their pinned version.
+    #[command(after_help = "Example:\n  package-defs list --json")]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every pin of one package.
+    #[command(after_help = "Example:\n  package-defs show qubes-vmm-xen-data --json")]
+    Show {
+        package: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pin a new Qubes tag: fetch, verify signatures, hash, rewrite the definitions atomically.
+    #[command(
+        after_help = "Examples:\n  package-defs update xen 4.17.4-6\n  package-defs update xen 4.17.4-6 --dry-run --diff\n  package-defs update xen 4.19.4-9 --allow-stream --json"
+    )]
+    Update {
+        /// A package of kind "xen" (its data package is updated with it).
+        package: String,
+        /// VERSION-REL, e.g. 4.17.4-6 (the Qubes tag is v<VERSION-REL>).
+        version: String,
+        /// Accept a version older than the pinned one.
+        #[arg(long)]
+        allow_downgrade: bool,
+        /// Accept a tag of another Xen series than the package's stream.
+        #[arg(long)]
+        allow_stream: bool,
+        /// Fetch, verify and report, but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print a unified diff of the definition files.
+        #[arg(long)]
+        diff: bool,
+        /// Print the report as JSON (with `written` and, with --diff, `diff`).
+        #[arg(long)]
+        json: bool,
+        /// Do not fetch the release tarball + .sig (its sha256 stays unpinned).
+        #[arg(long)]
+        skip_tarball: bool,
+    },
+    /// Fetch every pinned source again and check commits, hashes and signatures.
+    #[command(after_help = "Example:\n  package-defs verify --json")]
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch, verify, unpack upstream Xen, apply the Qubes series and install the config.
+    #[command(
+        after_help = "Example:\n  package-defs prepare xen --vendor vendor\n  XEN_SYS_SOURCE=vendor/xen-4.17.4-5 cargo build -p xen-sys"
+    )]
+    Prepare {
+        package: String,
+        /// Parent folder of the prepared tree.
+        #[arg(long, default_value = "vendor")]
+        vendor: PathBuf,
+    },
+    /// Export the definitions in another format.
+    #[command(subcommand)]
+    Export(Export),
+}
+
+#[derive(Subcommand)]
+enum Export {
+    /// A Guix channel module `(qubes-xen-kit sources)` with an origin for every source.
+    #[command(
+        after_help = "Example:\n  package-defs export guix -o channel/qubes-xen-kit/sources.scm"
+    )]
+    Guix {
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn definitions_dir(cli: &Cli) -> PathBuf {
+    if let Some(d) = &cli.definitions {
+        return d.clone();
+    }
+    let local = PathBuf::from("definitions");
+    if local.is_dir() {
+        return local;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../definitions"))
+}
+
+fn load(cli: &Cli) -> Result<Definitions> {
+    Ok(load_dir(&definitions_dir(cli))?)
+}
+
+fn sources(cli: &Cli) -> Result<GitSources> {
+    let rewrites = source_fetch::UrlRewrites::from_args_and_process_env(&cli.url_rewrite)?;
+    let cache = cli
+        .cache
+        .clone()
+        .unwrap_or_else(source_fetch::DownloadCache::default_dir);
+    GitSources::new(
+        &cache,
+        rewrites,
+        std::time::Duration::from_secs(cli.timeout),
+        cli.quiet,
+    )
+}
+
+fn run(cli: &Cli) -> Result<()> {
+    match &cli.command {
+        Command::List { json } => {
+            let defs = load(cli)?;
+            if *json {
+                let rows: Vec<_> = defs.packages.iter().map(|p| serde_json::json!({"name": p.name, "kind": p.kind(), "version": p.version.to_string(), "file": p.path})).collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for p in &defs.packages {
+                    println!(
+                        "{:<24} {:<12} {:<10} {}",
+                        p.name,
+                        p.version.to_string(),
+                        p.kind(),
+                        p.path.display()
+                    );
+                }
+            }
+        }
+        Command::Show { package, json } => {
+            let defs = load(cli)?;
+            let p = defs.get(package).with_context(|| {
+                format!(
+                    "unknown package '{package}'; known: {}",
+                    defs.names().join(", ")
+                )
+            })?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(p)?);
+            } else {
+                print!("{}", show_text(p));
+            }
+        }
+        Command::Update {
+            package,
+            version,
+            allow_downgrade,
+            allow_stream,
+            dry_run,
+            diff,
+            json,
+            skip_tarball,
+        } => {
+            let defs = load(cli)?;
+            let version = QubesVersion::parse(version)?;
+            let t = update::resolve(
+                &defs,
+                package,
+                version,
+                Allow {
+                    downgrade: *allow_downgrade,
+                    stream: *allow_stream,
+                },
+            )?;
+            let sources = sources(cli)?;
+            let work = tempfile::tempdir().context("cannot create a work folder")?;
+            let fetched =
+                fetch::fetch_for_update(&defs.dir, &t, &sources, work.path(), !skip_tarball)?;
+            let plan = update::plan(&defs, &t, &fetched)?;
+            let diff_text = diff.then(|| update::diff(&defs.dir, &plan.changes));
+            if !dry_run {
+                txn::commit(&defs.dir, &plan.changes)?;
+            }
+            if *json {
+                let v = serde_json::json!({"report": plan.report, "written": !dry_run, "diff": diff_text});
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                if let Some(d) = &diff_text {
+                    print!("{d}");
+                }
+                if !cli.quiet {
+                    print!("{}", update::render(&plan.report));
+                    println!(
+                        "{}",
+                        if *dry_run {
+                            "dry run: nothing written"
+                        } else {
+                            "definitions updated"
+                        }
+                    );
+                }
+            }
+        }
+        Command::Verify { json } => {
+            let defs = load(cli)?;
+            let sources = sources(cli)?;
+            let work = tempfile::tempdir().context("cannot create a work folder")?;
+            let results = verify::verify_all(&defs, &sources, work.path());
+            let failed = results.iter().filter(|r| !r.problems.is_empty()).count();
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+            } else {
+                for r in &results {
+                    if r.problems.is_empty() {
+                        if !cli.quiet {
+                            println!("ok    {} {}", r.package, r.checked.join(", "));
+                        }
+                    } else {
+                        for p in &r.problems {
+                            println!("FAIL  {} {p}", r.package);
+                        }
+                    }
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} package(s) do not match their pins");
+            }
+        }
+        Command::Prepare { package, vendor } => {
+            let defs = load(cli)?;
+            let sources = sources(cli)?;
+            let work = tempfile::tempdir().context("cannot create a work folder")?;
+            let out = verify::fetch_and_prepare(&defs, package, &sources, work.path(), vendor)?;
+            if !cli.quiet {
+                println!("{}", out.display());
+            }
+        }
+        Command::Export(Export::Guix { output }) => {
+            let defs = load(cli)?;
+            let text = guix::export(&defs);
+            match output {
+                Some(o) => std::fs::write(o, text)
+                    .with_context(|| format!("cannot write {}", o.display()))?,
+                None => print!("{text}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn show_text(p: &package_defs::Package) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} {} ({}, {})",
+        p.name,
+        p.version,
+        p.kind(),
+        p.path.display()
+    );
+    match &p.body {
+        Body::Xen(x) => {
+            let stream = match &x.stream.reference {
+                package_defs::StreamRef::Branch(b) => format!("branch {b}"),
+                package_defs::StreamRef::Commit(c) => format!("commit {c}"),
+            };
+            let _ = writeln!(
+                s,
+                "  stream: {} {} (Xen {})",
+                x.stream.repo, stream, x.stream.xen_series
+            );
+            let _ = writeln!(s, "  data: {}", x.data);
+            let u = &x.upstream;
+            let _ = writeln!(
+                s,
+                "  upstream: {} {} {}\n    nar sha256 {}",
+                u.git, u.tag, u.commit, u.nar_sha256
+            );
+            let _ = writeln!(
+                s,
+                "  tarball: {} sha256 {}\n    sig {}",
+                u.tarball.url,
+                u.tarball.sha256.as_deref().unwrap_or("UNPINNED"),
+                u.tarball.sig_url
+            );
+            let _ = writeln!(s, "  signing keys: {}", u.signing_keys.join(", "));
+            let _ = writeln!(s, "  hv_abi: {}", x.hv_abi);
+            let _ = writeln!(s, "  configure flags: {}", x.configure_flags.join(" "));
+        }
+        Body::QubesData(d) => {
+            let so = &d.source;
+            let _ = writeln!(
+                s,
+                "  source: {} {} {}\n    nar sha256 {}",
+                so.repo, so.tag, so.commit, so.nar_sha256
+            );
+            let _ = writeln!(s, "  signing keys: {}", so.signing_keys.join(", "));
+            let _ = writeln!(s, "  config: {} sha256 {}", d.config.file, d.config.sha256);
+            let sec = d
+                .patches
+                .iter()
+                .filter(|p| package_defs::update::SECURITY_RANGE.contains(&p.number))
+                .count();
+            let _ = writeln!(s, "  patches: {} ({} security)", d.patches.len(), sec);
+            for pp in &d.patches {
+                let _ = writeln!(s, "    {:04} {} {}", pp.number, pp.file, pp.sha256);
+            }
+        }
+    }
+    s
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = if cli.quiet { "error" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

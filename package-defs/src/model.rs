@@ -1,0 +1,148 @@
+//! The validated, typed form of a definition file.
+
+use serde::Serialize;
+use std::path::PathBuf;
+
+use crate::version::QubesVersion;
+
+/// All definitions of a folder, sorted by package name.
+#[derive(Debug, Clone, Serialize)]
+pub struct Definitions {
+    pub dir: PathBuf,
+    pub packages: Vec<Package>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Package {
+    pub name: String,
+    /// The file, as the user named it (for messages).
+    pub path: PathBuf,
+    #[serde(serialize_with = "ser_display")]
+    pub version: QubesVersion,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Body {
+    Xen(XenDef),
+    QubesData(DataDef),
+}
+
+/// A Xen package: which upstream tree, which Qubes data, how to configure.
+#[derive(Debug, Clone, Serialize)]
+pub struct XenDef {
+    /// Name of the `qubes-data` package holding patches and config.
+    pub data: String,
+    pub hv_abi: String,
+    pub configure_flags: Vec<String>,
+    pub stream: Stream,
+    pub upstream: Upstream,
+}
+
+/// Which Qubes tags a package follows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stream {
+    pub repo: String,
+    #[serde(flatten)]
+    pub reference: StreamRef,
+    /// Xen `major.minor` the stream's tags carry.
+    pub xen_series: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamRef {
+    Branch(String),
+    /// A commit of an unmerged branch (next-Xen work).
+    Commit(String),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Upstream {
+    pub git: String,
+    pub tag: String,
+    pub commit: String,
+    pub nar_sha256: String,
+    pub signing_keys: Vec<String>,
+    pub tarball: Tarball,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tarball {
+    pub url: String,
+    /// `None` while unpinned (`sha256 = "unpinned"`).
+    pub sha256: Option<String>,
+    pub sig_url: String,
+}
+
+/// Qubes' packaging data: the tagged repo, its config and patch series.
+#[derive(Debug, Clone, Serialize)]
+pub struct DataDef {
+    pub source: DataSource,
+    pub config: ConfigPin,
+    pub patches: Vec<PatchPin>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DataSource {
+    pub repo: String,
+    pub tag: String,
+    pub commit: String,
+    pub nar_sha256: String,
+    pub signing_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigPin {
+    pub file: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatchPin {
+    pub number: u32,
+    pub file: String,
+    pub sha256: String,
+}
+
+/// Marker for a hash not known yet; `update`/`verify` fill it.
+pub const UNPINNED: &str = "unpinned";
+
+impl Definitions {
+    pub fn get(&self, name: &str) -> Option<&Package> {
+        self.packages.iter().find(|p| p.name == name)
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.packages.iter().map(|p| p.name.as_str()).collect()
+    }
+}
+
+impl Package {
+    pub fn kind(&self) -> &'static str {
+        match self.body {
+            Body::Xen(_) => "xen",
+            Body::QubesData(_) => "qubes-data",
+        }
+    }
+
+    pub fn as_xen(&self) -> Option<&XenDef> {
+        match &self.body {
+            Body::Xen(x) => Some(x),
+            Body::QubesData(_) => None,
+        }
+    }
+
+    pub fn as_data(&self) -> Option<&DataDef> {
+        match &self.body {
+            Body::QubesData(d) => Some(d),
+            Body::Xen(_) => None,
+        }
+    }
+}
+
+fn ser_display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}

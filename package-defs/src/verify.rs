@@ -1,0 +1,228 @@
+//! `verify` (fetch every pin again and compare) and the fetching half of `prepare`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::fetch::{pinned_keys, Sources};
+use crate::model::{Body, DataDef, Definitions, Package, XenDef};
+use crate::update::read_hv_abi;
+
+/// Outcome for one package: what was checked, and every mismatch.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageCheck {
+    pub package: String,
+    pub checked: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+fn nar(dir: &Path) -> anyhow::Result<String> {
+    Ok(content_hash::nar_hash(dir)?.to_nix_base32())
+}
+
+fn sha(path: &Path) -> anyhow::Result<String> {
+    Ok(content_hash::hash_file(path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        .0
+        .to_hex())
+}
+
+/// Fetches (verifying the signature) and checks the pinned commit; returns the tree.
+fn fetch_pinned(
+    dir: &Path,
+    sources: &dyn Sources,
+    repo: &str,
+    tag: &str,
+    commit: &str,
+    keys: &[String],
+    dest: &Path,
+) -> anyhow::Result<()> {
+    let keys = pinned_keys(dir, keys)?;
+    let got = sources.signed_tag_tree(repo, tag, &keys, dest)?;
+    if got != commit {
+        anyhow::bail!(
+            "{repo} tag {tag} is commit {got}, but the definition pins {commit} (the tag moved?)"
+        );
+    }
+    Ok(())
+}
+
+fn check_xen(
+    dir: &Path,
+    x: &XenDef,
+    sources: &dyn Sources,
+    dest: &Path,
+    c: &mut PackageCheck,
+) -> anyhow::Result<()> {
+    let u = &x.upstream;
+    fetch_pinned(
+        dir,
+        sources,
+        &u.git,
+        &u.tag,
+        &u.commit,
+        &u.signing_keys,
+        dest,
+    )?;
+    c.checked.push("signed tag + commit".into());
+    let n = nar(dest)?;
+    if n != u.nar_sha256 {
+        c.problems.push(format!(
+            "upstream NAR sha256 is {n}, pinned {}",
+            u.nar_sha256
+        ));
+    }
+    c.checked.push("NAR sha256".into());
+    let abi = read_hv_abi(dest)?;
+    if abi != x.hv_abi {
+        c.problems
+            .push(format!("hv_abi is {abi}, pinned {}", x.hv_abi));
+    }
+    c.checked.push("hv_abi".into());
+    match &u.tarball.sha256 {
+        None => c.checked.push("tarball unpinned (skipped)".into()),
+        Some(sha) => {
+            let keys = pinned_keys(dir, &u.signing_keys)?;
+            sources.signed_tarball(&u.tarball.url, &u.tarball.sig_url, Some(sha), &keys)?;
+            c.checked.push("tarball sha256 + signature".into());
+        }
+    }
+    Ok(())
+}
+
+fn check_data(
+    dir: &Path,
+    d: &DataDef,
+    sources: &dyn Sources,
+    dest: &Path,
+    c: &mut PackageCheck,
+) -> anyhow::Result<()> {
+    let s = &d.source;
+    fetch_pinned(
+        dir,
+        sources,
+        &s.repo,
+        &s.tag,
+        &s.commit,
+        &s.signing_keys,
+        dest,
+    )?;
+    c.checked.push("signed tag + commit".into());
+    let n = nar(dest)?;
+    if n != s.nar_sha256 {
+        c.problems
+            .push(format!("NAR sha256 is {n}, pinned {}", s.nar_sha256));
+    }
+    let tree = crate::spec::read_tree(dest)?;
+    let series: Vec<(u32, &str)> = tree
+        .series
+        .iter()
+        .map(|p| (p.number, p.file.as_str()))
+        .collect();
+    let pinned: Vec<(u32, &str)> = d
+        .patches
+        .iter()
+        .map(|p| (p.number, p.file.as_str()))
+        .collect();
+    if series != pinned {
+        c.problems.push(
+            "the spec's patch series differs from the pinned one (order, numbers or files)".into(),
+        );
+    }
+    for p in &d.patches {
+        let h = sha(&dest.join(&p.file))?;
+        if h != p.sha256 {
+            c.problems
+                .push(format!("{}: sha256 {h}, pinned {}", p.file, p.sha256));
+        }
+    }
+    let h = sha(&dest.join(&d.config.file))?;
+    if h != d.config.sha256 {
+        c.problems.push(format!(
+            "{}: sha256 {h}, pinned {}",
+            d.config.file, d.config.sha256
+        ));
+    }
+    c.checked
+        .extend(["NAR sha256".into(), "patch series".into(), "config".into()]);
+    Ok(())
+}
+
+/// Checks every package; a fetch or signature failure is a problem of that package.
+pub fn verify_all(defs: &Definitions, sources: &dyn Sources, work: &Path) -> Vec<PackageCheck> {
+    defs.packages
+        .iter()
+        .map(|p| {
+            let mut c = PackageCheck {
+                package: p.name.clone(),
+                checked: Vec::new(),
+                problems: Vec::new(),
+            };
+            let dest = work.join(&p.name);
+            let r = match &p.body {
+                Body::Xen(x) => check_xen(&defs.dir, x, sources, &dest, &mut c),
+                Body::QubesData(d) => check_data(&defs.dir, d, sources, &dest, &mut c),
+            };
+            if let Err(e) = r {
+                c.problems.push(format!("{e:#}"));
+            }
+            c
+        })
+        .collect()
+}
+
+/// Fetches and verifies the pinned trees of xen package `name`, then runs `prepare`.
+pub fn fetch_and_prepare(
+    defs: &Definitions,
+    name: &str,
+    sources: &dyn Sources,
+    work: &Path,
+    vendor: &Path,
+) -> anyhow::Result<PathBuf> {
+    let pkg: &Package = defs.get(name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown package '{name}'; known: {}",
+            defs.names().join(", ")
+        )
+    })?;
+    let x = pkg.as_xen().ok_or_else(|| {
+        anyhow::anyhow!("'{name}' is a data package; prepare the xen package that uses it")
+    })?;
+    let data_pkg = defs
+        .get(&x.data)
+        .ok_or_else(|| anyhow::anyhow!("data package '{}' missing", x.data))?;
+    let d = data_pkg
+        .as_data()
+        .ok_or_else(|| anyhow::anyhow!("'{}' is not a data package", x.data))?;
+    let qdir = work.join("qubes");
+    let s = &d.source;
+    fetch_pinned(
+        &defs.dir,
+        sources,
+        &s.repo,
+        &s.tag,
+        &s.commit,
+        &s.signing_keys,
+        &qdir,
+    )?;
+    let udir = work.join("upstream");
+    let u = &x.upstream;
+    fetch_pinned(
+        &defs.dir,
+        sources,
+        &u.git,
+        &u.tag,
+        &u.commit,
+        &u.signing_keys,
+        &udir,
+    )?;
+    let n = nar(&udir)?;
+    if n != u.nar_sha256 {
+        anyhow::bail!(
+            "upstream {} NAR sha256 is {n}, but the definition pins {}",
+            u.tag,
+            u.nar_sha256
+        );
+    }
+    Ok(crate::prepare::prepare(pkg, d, &qdir, &udir, vendor)?)
+}
