@@ -302,6 +302,10 @@ impl Ctx<'_> {
             .map_err(|e| (Step::Commit, e.to_string()))?;
         record_landed(state, pkg, &from, &to, self.branch, &commit);
         self.save(state, Step::Commit)?;
+        // Leave nothing behind that the update wrote beside the definitions (locks, temps).
+        self.repo
+            .clean(self.work_root)
+            .map_err(|e| (Step::Commit, e.to_string()))?;
         Ok(Outcome::Bumped { from, to, commit })
     }
 }

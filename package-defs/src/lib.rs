@@ -2,8 +2,9 @@
 //!
 //! `load` reads and validates a definitions folder, `spec` reads Qubes' packaging tree,
 //! `update` plans a version bump, `edit` rewrites files in place and `txn` swaps them in
-//! atomically; `guix` exports a Guix channel module.
+//! atomically; `guix` exports a Guix channel module; `bot` runs the weekend bump bot on them.
 
+pub mod bot;
 pub mod edit;
 pub mod fetch;
 pub mod fuzzing;

@@ -17,7 +17,8 @@ const EXAMPLES: &str = "Examples:
   package-defs list
   package-defs show xen --json
   package-defs export guix > qubes-xen-kit/sources.scm
-  package-defs --definitions path/to/definitions list";
+  package-defs --definitions path/to/definitions list
+  package-defs bot --dry-run";
 
 #[derive(Parser)]
 #[command(name = "package-defs", version, about = "Pinned, verified definitions of Qubes OS's Xen packages", after_help = EXAMPLES)]
@@ -104,6 +105,66 @@ enum Command {
     /// Export the definitions in another format.
     #[command(subcommand)]
     Export(Export),
+    /// The weekend bump bot: bump every stream to its newest landed Qubes tag, one commit
+    /// per package on branch <prefix><date>, after the build gate passes.
+    #[command(after_help = BOT_EXAMPLES)]
+    Bot(BotArgs),
+}
+
+const BOT_EXAMPLES: &str = "Examples:
+  package-defs bot --dry-run
+  package-defs bot --sign 0x1234ABCD --json
+  package-defs bot --forge github --gate 'cargo test --workspace' --gate 'package-defs prepare {package}'
+  package-defs bot --today 2026-06-13 --dry-run      # replay a past weekend
+
+A weekly timer runs `package-defs bot`; a tag Qubes cuts during the week lands on the
+Saturday after it (--landing-day). Runs never overlap (a lock), a killed run is finished by
+the next, and a bump already committed on the branch is never made twice. Exit status is
+non-zero when any package failed; the report names the package and the step.";
+
+#[derive(clap::Args)]
+struct BotArgs {
+    /// Git repository holding the definitions (default: the one containing them).
+    #[arg(long)]
+    repo: Option<PathBuf>,
+    /// Branch the bumps start from.
+    #[arg(long, default_value = "main")]
+    base: String,
+    /// Bumps are committed on <prefix><date>.
+    #[arg(long, default_value = "bot/bumps-")]
+    branch_prefix: String,
+    /// State file, lock, worktree and tag cache (default: <repo>/.git/package-defs-bot).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Sign commits with this OpenPGP key (git commit --gpg-sign=KEY).
+    #[arg(long, value_name = "KEY")]
+    sign: Option<String>,
+    /// Day of the week new tags land on.
+    #[arg(long, default_value = "saturday")]
+    landing_day: String,
+    /// Build gate command run in the worktree after each update (`sh -c`; {package} and
+    /// {version} are replaced); repeatable. Default: the workspace's tests and `prepare`.
+    #[arg(long, value_name = "CMD")]
+    gate: Vec<String>,
+    /// Seconds each gate command may take.
+    #[arg(long, default_value_t = 3600)]
+    gate_timeout: u64,
+    /// Where tags are listed: `git` (any forge, git protocol) or `github` (REST API with
+    /// ETag caching; token from $GITHUB_TOKEN).
+    #[arg(long, default_value = "git")]
+    forge: String,
+    /// The run's day, YYYY-MM-DD (default: today, UTC): replays and tests.
+    #[arg(long)]
+    today: Option<String>,
+    /// Plan only: print what would be bumped; touch nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not fetch the release tarball + .sig (its sha256 stays unpinned).
+    #[arg(long)]
+    skip_tarball: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -265,6 +326,7 @@ fn run(cli: &Cli) -> Result<()> {
                 println!("{}", out.display());
             }
         }
+        Command::Bot(args) => run_bot(cli, args)?,
         Command::Export(Export::Guix { output }) => {
             let defs = load(cli)?;
             let text = guix::export(&defs);
@@ -276,6 +338,135 @@ fn run(cli: &Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
+    use bump_bot::{BotConfig, GitHubTags, GitTags, TagSource};
+    let defs_dir = std::fs::canonicalize(definitions_dir(cli))
+        .with_context(|| format!("definitions folder {}", definitions_dir(cli).display()))?;
+    let repo = match &args.repo {
+        Some(r) => std::fs::canonicalize(r).with_context(|| format!("--repo {}", r.display()))?,
+        None => git_toplevel(&defs_dir)?,
+    };
+    let rel = defs_dir.strip_prefix(&repo).map_err(|_| {
+        anyhow::anyhow!(
+            "the definitions {} are not inside the repository {}; pass --repo",
+            defs_dir.display(),
+            repo.display()
+        )
+    })?;
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| repo.join(".git/package-defs-bot"));
+    let landing_day = parse_weekday(&args.landing_day)?;
+    let today = match &args.today {
+        Some(d) => time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
+            .with_context(|| format!("--today {d:?}: expected YYYY-MM-DD"))?,
+        None => time::OffsetDateTime::now_utc().date(),
+    };
+    let exe = std::env::current_exe().context("cannot find the package-defs binary")?;
+    let gate = if args.gate.is_empty() {
+        vec![
+            "cargo test --workspace --quiet".to_string(),
+            format!(
+                "{} --definitions {} prepare {{package}} --vendor {}",
+                exe.display(),
+                rel.display(),
+                state_dir.join("vendor").display()
+            ),
+        ]
+    } else {
+        args.gate.clone()
+    };
+    let cfg = BotConfig {
+        repo: repo.clone(),
+        definitions: rel.to_string_lossy().into_owned(),
+        base: args.base.clone(),
+        branch_prefix: args.branch_prefix.clone(),
+        state_dir: state_dir.clone(),
+        signing_key: args.sign.clone(),
+        landing: upstream_tags::LandingPolicy { landing_day },
+        gate: gate
+            .iter()
+            .map(|c| vec!["sh".to_string(), "-c".to_string(), c.clone()])
+            .collect(),
+        gate_timeout: std::time::Duration::from_secs(args.gate_timeout),
+        today,
+        dry_run: args.dry_run,
+    };
+    let sources = sources(cli)?;
+    let rewrites = source_fetch::UrlRewrites::from_args_and_process_env(&cli.url_rewrite)?;
+    let tags: Box<dyn TagSource> = match args.forge.as_str() {
+        "git" => Box::new(GitTags::new(
+            state_dir.join("tags"),
+            std::sync::Arc::new(move |u: &str| rewrites.apply(u)),
+        )),
+        "github" => {
+            let opts = source_fetch::FetchOptions {
+                rewrites,
+                quiet: true,
+                read_timeout: std::time::Duration::from_secs(cli.timeout),
+                ..Default::default()
+            };
+            let cache = source_fetch::DownloadCache::open(state_dir.join("downloads"))?;
+            Box::new(GitHubTags::new(
+                source_fetch::Fetcher::new(opts, cache)?,
+                "https://api.github.com",
+                std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()),
+                state_dir.join("github"),
+            ))
+        }
+        other => anyhow::bail!("--forge {other:?}: expected `git` or `github`"),
+    };
+    let packages = package_defs::bot::DefinitionsPackages {
+        sources: &sources,
+        with_tarball: !args.skip_tarball,
+    };
+    let report = bump_bot::run(&cfg, &packages, tags.as_ref())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if !cli.quiet || report.failed() {
+        print!("{report}");
+    }
+    if report.failed() {
+        let failed: Vec<String> = report
+            .packages
+            .iter()
+            .filter_map(|p| match &p.outcome {
+                bump_bot::Outcome::Failed { step, .. } => {
+                    Some(format!("{} at step {step}", p.package))
+                }
+                _ => None,
+            })
+            .collect();
+        anyhow::bail!("bot run failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn git_toplevel(dir: &std::path::Path) -> Result<PathBuf> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .current_dir(dir)
+        .output()
+        .context("cannot run git")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{} is not in a git repository; the bot commits its bumps, pass --repo",
+        dir.display()
+    );
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+fn parse_weekday(s: &str) -> Result<time::Weekday> {
+    use time::Weekday::*;
+    let days = [
+        Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday,
+    ];
+    days.into_iter()
+        .find(|d| d.to_string().eq_ignore_ascii_case(s))
+        .with_context(|| format!("--landing-day {s:?}: expected a weekday such as saturday"))
 }
 
 fn show_text(p: &package_defs::Package) -> String {

@@ -1,0 +1,67 @@
+//! The weekend bot on these definitions: [`bump_bot`] plans and commits, this
+//! module tells it what the definitions follow and performs each bump with the
+//! same code as `package-defs update`.
+
+use std::path::Path;
+
+use bump_bot::packages::BoxError;
+use bump_bot::{Followed, Packages};
+use upstream_tags::{QubesVersion, Stream};
+
+use crate::fetch::{fetch_for_update, Sources};
+use crate::model::{Body, StreamRef};
+use crate::update::{self, Allow};
+use crate::{load_dir, txn};
+
+/// Follows every package of kind `xen`; a bump rewrites it and its data package.
+pub struct DefinitionsPackages<'a> {
+    pub sources: &'a dyn Sources,
+    /// Also pin the release tarball (+ its signature), as `update` does by default.
+    pub with_tarball: bool,
+}
+
+impl Packages for DefinitionsPackages<'_> {
+    fn followed(&self, dir: &Path) -> Result<Vec<Followed>, BoxError> {
+        let defs = load_dir(dir)?;
+        let mut out = Vec::new();
+        for p in &defs.packages {
+            let Body::Xen(x) = &p.body else { continue };
+            let stream = match &x.stream.reference {
+                StreamRef::Branch(branch) => {
+                    Some(Stream::new(branch, &x.stream.xen_series).ok_or_else(|| {
+                        format!(
+                            "{}: stream.xen_series {:?} is not MAJOR.MINOR",
+                            p.path.display(),
+                            x.stream.xen_series
+                        )
+                    })?)
+                }
+                // A commit of an unmerged branch has no tags to follow.
+                StreamRef::Commit(_) => None,
+            };
+            out.push(Followed {
+                package: p.name.clone(),
+                current: p.version.clone(),
+                stream,
+                qubes_repo: x.stream.repo.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn update(&self, dir: &Path, package: &str, to: &QubesVersion) -> Result<String, BoxError> {
+        let defs = load_dir(dir)?;
+        let target = update::resolve(&defs, package, to.clone(), Allow::default())?;
+        let work = tempfile::tempdir()?;
+        let fetched = fetch_for_update(
+            &defs.dir,
+            &target,
+            self.sources,
+            work.path(),
+            self.with_tarball,
+        )?;
+        let plan = update::plan(&defs, &target, &fetched)?;
+        txn::commit(&defs.dir, &plan.changes)?;
+        Ok(update::render(&plan.report))
+    }
+}
