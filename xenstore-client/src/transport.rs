@@ -55,10 +55,44 @@ impl Transport for UnixStream {
     }
 }
 
+/// Writes `bytes` (whole frames back to back) one frame per `write()`.
+///
+/// Linux's `/dev/xen/xenbus` takes one message per `write()`: it relays the first
+/// frame, drops the rest and still reports every byte written, so pipelined
+/// requests would never be answered. Found by the end-to-end test in a PV domU.
+fn send_frame_by_frame(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if rest.len() < crate::wire::HEADER_LEN {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "partial xenstore frame header",
+            ));
+        }
+        let len = u32::from_le_bytes([rest[12], rest[13], rest[14], rest[15]]) as usize;
+        let end = (crate::wire::HEADER_LEN + len).min(rest.len());
+        let (frame, tail) = rest.split_at(end);
+        let written = loop {
+            match w.write(frame) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        if written != frame.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("xenbus took {written} of a {}-byte message", frame.len()),
+            ));
+        }
+        rest = tail;
+    }
+    Ok(())
+}
+
 /// The xenbus character device; the kernel relays whole messages to xenstored.
 impl Transport for File {
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.write_all(bytes)
+        send_frame_by_frame(self, bytes)
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.read(buf)
@@ -193,5 +227,48 @@ mod tests {
             text.contains("/nonexistent/xenstored/socket") && text.contains("XENSTORED_PATH"),
             "{text}"
         );
+    }
+}
+
+#[cfg(test)]
+mod frame_tests {
+    use super::send_frame_by_frame;
+
+    /// Records each write() call, as the xenbus device sees them.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl std::io::Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn frame(req_id: u32, payload: &[u8]) -> Vec<u8> {
+        let mut f = Vec::new();
+        for v in [2u32, req_id, 0, payload.len() as u32] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(payload);
+        f
+    }
+
+    #[test]
+    fn pipelined_requests_reach_the_device_one_write_each() {
+        let (a, b, c) = (
+            frame(1, b"/a\0"),
+            frame(2, b""),
+            frame(3, b"/local/domain\0"),
+        );
+        let all = [a.clone(), b.clone(), c.clone()].concat();
+        let mut w = Writes::default();
+        send_frame_by_frame(&mut w, &all).unwrap();
+        assert_eq!(w.0, vec![a, b, c]);
+        let mut w = Writes::default();
+        assert!(send_frame_by_frame(&mut w, &all[..10]).is_err());
     }
 }
