@@ -216,14 +216,39 @@ impl Sources for GitSources {
         let expected = expected
             .map(source_fetch::Sha256Digest::from_hex)
             .transpose()?;
-        let sig = self.fetch(sig_url, None)?;
-        let tarball = self.fetch(url, expected.as_ref())?;
-        let sig_bytes = std::fs::read(&sig.path)?;
-        let v = source_fetch::openpgp::verify_detached_file(&tarball.path, &sig_bytes, keys)
-            .map_err(|e| anyhow::anyhow!("{} (signature {}): {e}", tarball.url, sig.url))?;
-        for w in &v.warnings {
-            tracing::warn!("{w}");
+        // Copies reused by URL were recorded when downloaded, before any check: when they do
+        // not verify (say a bad `.sig` the server has since fixed), download both once more
+        // instead of failing on stale bytes forever.
+        for fresh in [false, true] {
+            let get = |u: &str, exp: Option<&source_fetch::Sha256Digest>| {
+                if fresh {
+                    Ok(self.http.fetch(u, exp)?)
+                } else {
+                    self.fetch(u, exp)
+                }
+            };
+            let sig = get(sig_url, None)?;
+            let tarball = get(url, expected.as_ref())?;
+            let sig_bytes = std::fs::read(&sig.path)?;
+            match source_fetch::openpgp::verify_detached_file(&tarball.path, &sig_bytes, keys) {
+                Ok(v) => {
+                    for w in &v.warnings {
+                        tracing::warn!("{w}");
+                    }
+                    return Ok(tarball.sha256.to_hex());
+                }
+                Err(e) if !fresh && (sig.from_cache || tarball.from_cache) => {
+                    tracing::warn!(
+                        "{} (signature {}): cached copies do not verify ({e}); downloading again",
+                        tarball.url,
+                        sig.url
+                    );
+                }
+                Err(e) => {
+                    anyhow::bail!("{} (signature {}): {e}", tarball.url, sig.url)
+                }
+            }
         }
-        Ok(tarball.sha256.to_hex())
+        unreachable!("the second pass downloads afresh and returns")
     }
 }

@@ -19,6 +19,13 @@ use crate::version::QubesVersion;
 pub enum UpdateError {
     #[error("unknown package '{name}'; known: {known}")]
     UnknownPackage { name: String, known: String },
+    #[error("{path}: {name}'s [stream] pins commit {commit} of an unmerged branch of {repo}; such a commit carries no signed tag, so `update` (which pins only signed, verified tags) cannot move it. To follow Qubes' tagged releases, replace `commit = \"...\"` with `branch = \"<branch>\"` in [stream]; to follow another unmerged commit, change the pins by hand")]
+    CommitPinnedStream {
+        path: String,
+        name: String,
+        commit: String,
+        repo: String,
+    },
     #[error("'{name}' is a data package; update the xen package that uses it ({users})")]
     DataPackage { name: String, users: String },
     #[error(
@@ -109,6 +116,16 @@ pub fn resolve<'a>(
             name: xen.data.clone(),
             known: defs.names().join(", "),
         })?;
+    // A commit of an unmerged branch has no `v<version>-<rel>` tag whose signature could be
+    // checked: moving such a stream is a human decision, not something to automate unverified.
+    if let crate::model::StreamRef::Commit(commit) = &xen.stream.reference {
+        return Err(UpdateError::CommitPinnedStream {
+            path: pkg.path.display().to_string(),
+            name: name.into(),
+            commit: commit.clone(),
+            repo: xen.stream.repo.clone(),
+        });
+    }
     let series = version.xen.series();
     if series != xen.stream.xen_series && !allow.stream {
         return Err(UpdateError::OtherStream {

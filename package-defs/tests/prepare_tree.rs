@@ -50,14 +50,34 @@ fn prepare_applies_the_series_in_spec_order() {
     let data = defs.get("qubes-vmm-xen-data").unwrap().as_data().unwrap();
 
     let vendor = tmp.path().join("vendor");
-    let out = prepare::prepare(
+    // This tree only exercises the series: header generation refuses it, names the step's
+    // problem, and leaves nothing behind.
+    let e = prepare::prepare(
         xen,
         data,
         &fetched.qubes_dir,
         &fetched.upstream_dir,
         &vendor,
     )
-    .unwrap();
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("generating the headers xen-sys needs failed")
+            && e.contains("is not a Xen source tree (no xen/Makefile or tools/libs/light)"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_dir(&vendor).unwrap().count(), 0);
+    let prepare_series = |vendor: &std::path::Path| {
+        prepare::prepare_with(
+            xen,
+            data,
+            &fetched.qubes_dir,
+            &fetched.upstream_dir,
+            vendor,
+            prepare::Headers::Skip,
+        )
+    };
+    let out = prepare_series(&vendor).unwrap();
     assert_eq!(out, vendor.join("xen-4.17.5-1"));
     // The chain only applies in spec order.
     assert_eq!(
@@ -72,14 +92,7 @@ fn prepare_applies_the_series_in_spec_order() {
         std::fs::read_link(out.join("COPYING.link")).unwrap(),
         std::path::Path::new("README")
     );
-    let e = prepare::prepare(
-        xen,
-        data,
-        &fetched.qubes_dir,
-        &fetched.upstream_dir,
-        &vendor,
-    )
-    .unwrap_err();
+    let e = prepare_series(&vendor).unwrap_err();
     assert!(
         e.to_string()
             .ends_with("already exists; remove it to prepare again"),
@@ -93,15 +106,7 @@ fn prepare_applies_the_series_in_spec_order() {
         chain_patch("efi", "base", 2, "from-1000", "evil"),
     )
     .unwrap();
-    let e = prepare::prepare(
-        xen,
-        data,
-        &fetched.qubes_dir,
-        &fetched.upstream_dir,
-        &vendor,
-    )
-    .unwrap_err()
-    .to_string();
+    let e = prepare_series(&vendor).unwrap_err().to_string();
     assert!(
         e.contains("0201-efi.patch: sha256 is") && e.contains("but the definition pins"),
         "{e}"
@@ -115,19 +120,43 @@ fn prepare_applies_the_series_in_spec_order() {
     )
     .unwrap();
     std::fs::write(fetched.upstream_dir.join("base"), "changed\n").unwrap();
-    let e = prepare::prepare(
-        xen,
-        data,
-        &fetched.qubes_dir,
-        &fetched.upstream_dir,
-        &vendor,
-    )
-    .unwrap_err()
-    .to_string();
+    let e = prepare_series(&vendor).unwrap_err().to_string();
     assert!(
         e.starts_with("patch 1000 1000-qubes.patch does not apply (patch -p1):"),
         "{e}"
     );
     assert!(!out.exists());
     assert_eq!(std::fs::read_dir(&vendor).unwrap().count(), 0);
+}
+
+#[test]
+fn a_failing_header_step_is_named_with_the_tail_of_its_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    std::fs::create_dir_all(t.join("xen")).unwrap();
+    std::fs::create_dir_all(t.join("tools/libs/light")).unwrap();
+    std::fs::write(t.join("xen/Makefile"), "all:\n").unwrap();
+    for f in ["config.guess", "config.sub"] {
+        std::fs::write(t.join(f), "#!/bin/sh\n").unwrap();
+    }
+    std::fs::write(
+        t.join("configure"),
+        "#!/bin/sh\necho checking for a C compiler\necho 'configure: error: no acceptable C compiler found' >&2\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(t.join("configure"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let e = prepare::generate_headers(t).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "{}: generating the headers xen-sys needs failed",
+            t.display()
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("  configure: error: no acceptable C compiler found")
+            && e.contains("  error: './configure --disable-stubdom"),
+        "{e}"
+    );
 }

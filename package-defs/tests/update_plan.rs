@@ -15,6 +15,45 @@ fn q(s: &str) -> QubesVersion {
 }
 
 #[test]
+fn a_stream_pinned_to_an_unmerged_commit_is_not_updated_to_unverifiable_pins() {
+    let (_tmp, dir) = shipped_copy();
+    let f = dir.join("qubes-xen-next.toml");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    assert!(text.contains("branch = \"main\""));
+    std::fs::write(
+        &f,
+        text.replace("branch = \"main\"", &format!("commit = \"{commit}\"")),
+    )
+    .unwrap();
+    let defs = load_dir(&dir).unwrap();
+    let e = update::resolve(&defs, "qubes-xen-next", q("4.19.5-1"), Allow::default())
+        .err()
+        .unwrap();
+    assert!(matches!(e, UpdateError::CommitPinnedStream { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!("{}: qubes-xen-next's [stream] pins commit {commit} of an unmerged branch of https://github.com/QubesOS/qubes-vmm-xen", f.display())),
+        "{msg}"
+    );
+    assert!(msg.contains("no signed tag"), "{msg}");
+    // The other stream is unaffected.
+    assert!(update::resolve(&defs, "xen", q("4.17.5-1"), Allow::default()).is_ok());
+    // The CLI gives that one error before any network I/O and leaves every file as it was.
+    let before = snapshot(&dir);
+    let o = run(&["update", "qubes-xen-next", "4.19.5-1"], &dir);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains(&format!("pins commit {commit}")), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(snapshot(&dir), before);
+}
+
+#[test]
 fn resolve_refuses_downgrades_other_streams_and_data_packages() {
     let defs = load_dir(&shipped()).unwrap();
     let e = update::resolve(&defs, "xen", q("4.17.4-4"), Allow::default())

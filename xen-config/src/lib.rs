@@ -19,9 +19,11 @@ mod eval;
 pub mod guest_libs;
 pub mod lexer;
 pub mod model;
+pub mod package_input;
 pub mod parser;
 pub mod preprocess;
 pub mod probe;
+pub mod probe_cache;
 pub mod reconcile;
 pub mod tools_flags;
 pub mod xen_env;
@@ -62,7 +64,50 @@ pub fn load_xen_tree_host(
     xen_dir: &Path,
     target: &XenTarget,
 ) -> Result<(Kconfig, std::collections::BTreeMap<String, String>)> {
-    use probe::{run_concurrently, Collector, HostShell, Prefetched};
+    load_xen_tree_host_cached(xen_dir, target, None)
+}
+
+/// Answers `commands` from the cache where it can and runs the rest on `host` concurrently,
+/// storing their answers in the cache.
+fn answer_all(
+    host: &probe::HostShell,
+    commands: &[String],
+    cache: Option<&mut probe_cache::ProbeCache>,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let Some(cache) = cache else {
+        return probe::run_concurrently(host, commands);
+    };
+    let mut answers = std::collections::BTreeMap::new();
+    let mut missing = Vec::new();
+    for c in commands {
+        let key = cache.key(host, c);
+        match cache.get(&key) {
+            Some(a) => {
+                answers.insert(c.clone(), a);
+            }
+            None => missing.push((c.clone(), key)),
+        }
+    }
+    let cmds: Vec<String> = missing.iter().map(|(c, _)| c.clone()).collect();
+    let fresh = probe::run_concurrently(host, &cmds);
+    for (c, key) in &missing {
+        if let Some(out) = fresh.get(c) {
+            cache.insert(key, out);
+        }
+    }
+    answers.extend(fresh);
+    answers
+}
+
+/// [`load_xen_tree_host`] with a persistent probe cache: answers whose command, environment
+/// and toolchain identity are unchanged are not probed again (see [`probe_cache`]). The
+/// caller saves the cache.
+pub fn load_xen_tree_host_cached(
+    xen_dir: &Path,
+    target: &XenTarget,
+    mut cache: Option<&mut probe_cache::ProbeCache>,
+) -> Result<(Kconfig, std::collections::BTreeMap<String, String>)> {
+    use probe::{Collector, HostShell, Prefetched, Recorder};
     let mut host = HostShell {
         cwd: xen_dir.to_path_buf(),
         env: vec![],
@@ -81,7 +126,7 @@ pub fn load_xen_tree_host(
     );
     // The make-level checks decide the environment the tree's probes see: run them first.
     let mut pre = Prefetched {
-        answers: run_concurrently(&host, &make_level),
+        answers: answer_all(&host, &make_level, cache.as_deref_mut()),
         host: host.clone(),
     };
     let env = xen_env::xen_env(xen_dir, target, &mut pre)?;
@@ -91,23 +136,68 @@ pub fn load_xen_tree_host(
         .into_iter()
         .filter(|c| !make_level.contains(c))
         .collect();
-    let mut answers = pre.answers;
-    answers.extend(run_concurrently(&host, &tree_cmds));
-    let mut probe = Prefetched { answers, host };
-    let k = parse(
-        ParseInput {
-            root: xen_dir,
-            top: "Kconfig",
-            env,
-            files: Default::default(),
-        },
-        &mut probe,
-    )?;
-    let used = probe
+    let mut answers = answer_all(&host, &tree_cmds, cache.as_deref_mut());
+    // Probes whose commands depend on other answers show up in a dry parse with the answers
+    // so far; a few rounds find them all, so they too run concurrently, not one by one.
+    for _ in 0..4 {
+        let mut more = probe::Discover {
+            answers: &answers,
+            new: Vec::new(),
+        };
+        let _ = parse(
+            ParseInput {
+                root: xen_dir,
+                top: "Kconfig",
+                env: env.clone(),
+                files: Default::default(),
+            },
+            &mut more,
+        );
+        if more.new.is_empty() {
+            break;
+        }
+        let found = answer_all(&host, &more.new, cache.as_deref_mut());
+        answers.extend(found);
+    }
+    let prefetched = Prefetched {
+        answers,
+        host: host.clone(),
+    };
+    let input = ParseInput {
+        root: xen_dir,
+        top: "Kconfig",
+        env,
+        files: Default::default(),
+    };
+    let mut used: std::collections::BTreeMap<String, String> = pre
         .answers
-        .into_iter()
-        .map(|(c, o)| (c, String::from_utf8_lossy(&o).into_owned()))
+        .iter()
+        .map(|(c, o)| (c.clone(), String::from_utf8_lossy(o).into_owned()))
         .collect();
+    let k = match cache {
+        Some(cache) => {
+            let mut rec = Recorder {
+                inner: probe_cache::Cached {
+                    cache,
+                    host,
+                    inner: prefetched,
+                },
+                answers: Default::default(),
+            };
+            let k = parse(input, &mut rec)?;
+            used.extend(rec.answers);
+            k
+        }
+        None => {
+            let mut rec = Recorder {
+                inner: prefetched,
+                answers: Default::default(),
+            };
+            let k = parse(input, &mut rec)?;
+            used.extend(rec.answers);
+            k
+        }
+    };
     Ok((k, used))
 }
 

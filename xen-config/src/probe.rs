@@ -11,6 +11,12 @@ pub trait ShellProbe {
     fn run(&mut self, cmd: &str) -> Result<Vec<u8>, String>;
 }
 
+impl<P: ShellProbe + ?Sized> ShellProbe for &mut P {
+    fn run(&mut self, cmd: &str) -> Result<Vec<u8>, String> {
+        (**self).run(cmd)
+    }
+}
+
 /// Runs commands with `/bin/sh -c` in a working directory, as `conf` does via popen(3).
 #[derive(Debug, Clone)]
 pub struct HostShell {
@@ -80,6 +86,26 @@ impl ShellProbe for Collector {
     fn run(&mut self, cmd: &str) -> Result<Vec<u8>, String> {
         if !self.commands.iter().any(|c| c == cmd) {
             self.commands.push(cmd.to_string());
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// Answers what is known and records (answering nothing) what is not: a dry run with the
+/// answers so far, which finds the probes that depend on other probes' answers.
+#[derive(Debug)]
+pub struct Discover<'a> {
+    pub answers: &'a BTreeMap<String, Vec<u8>>,
+    pub new: Vec<String>,
+}
+
+impl ShellProbe for Discover<'_> {
+    fn run(&mut self, cmd: &str) -> Result<Vec<u8>, String> {
+        if let Some(a) = self.answers.get(cmd) {
+            return Ok(a.clone());
+        }
+        if !self.new.iter().any(|c| c == cmd) {
+            self.new.push(cmd.to_string());
         }
         Ok(Vec::new())
     }

@@ -68,26 +68,39 @@ pub struct SymbolReport {
 pub struct ToolsReport {
     pub c_defaults: &'static [crate::c_defaults::CDefault],
     pub flag_sets: &'static [crate::tools_flags::FlagSet],
+    /// The package definition's own flags, when reconciling a definition.
+    pub package_flags: Option<crate::tools_flags::OwnedFlagSet>,
     pub flag_warnings: Vec<crate::tools_flags::FlagWarning>,
     pub guest_roots: &'static [&'static str],
     pub guest_closure: Vec<String>,
     pub flags_affecting_guest_libs: &'static [(&'static str, &'static str)],
 }
 
-/// Builds the tools part from a Xen source root (and an older one for default changes).
-/// Unknown flags that are not accepted become problems.
+/// Builds the tools part from a Xen source root (and an older one for default changes),
+/// checking the built-in flag tables and a package definition's flags when given.
+/// Unknown flags that are not accepted become problems: the definition's when one is given,
+/// else the tables'.
 pub fn tools_report(
     source_root: &Path,
     previous_root: Option<&Path>,
+    package_flags: Option<crate::tools_flags::OwnedFlagSet>,
     accept: &BTreeSet<String>,
     problems: &mut Vec<String>,
 ) -> crate::Result<ToolsReport> {
     use crate::{guest_libs, tools_flags};
     let known = tools_flags::scan_configure(source_root)?;
     let prev = previous_root.map(tools_flags::scan_configure).transpose()?;
-    let flag_warnings = tools_flags::check_flags(tools_flags::FLAG_SETS, &known, prev.as_ref());
+    let mut flag_warnings = tools_flags::check_flags(tools_flags::FLAG_SETS, &known, prev.as_ref());
+    if let Some(p) = &package_flags {
+        tools_flags::check_flag_list(&p.who, &p.flags, &known, prev.as_ref(), &mut flag_warnings);
+    }
+    // Reconciling a definition, its own flags are on trial; the other tables are context.
+    let on_trial = |who: &str| match &package_flags {
+        Some(p) => p.who == who,
+        None => true,
+    };
     for w in &flag_warnings {
-        if w.kind == "unknown" && !accept.contains(&w.flag) {
+        if w.kind == "unknown" && on_trial(&w.who) && !accept.contains(&w.flag) {
             problems.push(format!(
                 "{} passes {}: {} (accept with --accept={})",
                 w.who, w.flag, w.message, w.flag
@@ -108,6 +121,7 @@ pub fn tools_report(
     Ok(ToolsReport {
         c_defaults: crate::c_defaults::C_DEFAULTS,
         flag_sets: tools_flags::FLAG_SETS,
+        package_flags,
         flag_warnings,
         guest_roots: guest_libs::GUEST_ROOTS,
         guest_closure: closure.into_iter().collect(),
@@ -417,6 +431,14 @@ impl Reconciliation {
                     s.who,
                     s.flags.join(" "),
                     s.source
+                ));
+            }
+            if let Some(p) = &t.package_flags {
+                out.push_str(&format!(
+                    "  {:<11} {} [{}]\n",
+                    p.who,
+                    p.flags.join(" "),
+                    p.source
                 ));
             }
             for w in &t.flag_warnings {

@@ -314,6 +314,14 @@ fn parse_flag(flag: &str) -> Option<(&'static str, String, bool)> {
     Some(("builtin", name.to_string(), true))
 }
 
+/// Flags that are not in the built-in tables: a package definition's.
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnedFlagSet {
+    pub who: String,
+    pub source: String,
+    pub flags: Vec<String>,
+}
+
 /// Checks flag sets against a tree's known flags; `previous` is an older tree's, to report
 /// defaults that changed.
 pub fn check_flags(
@@ -323,60 +331,72 @@ pub fn check_flags(
 ) -> Vec<FlagWarning> {
     let mut out = Vec::new();
     for set in sets {
-        for &flag in set.flags {
-            let warn = |kind: &'static str, message: String| FlagWarning {
-                who: set.who.to_string(),
-                flag: flag.to_string(),
-                kind,
-                message,
-            };
-            let Some((kind, name, on)) = parse_flag(flag) else {
-                out.push(warn("unknown", "not a --flag".into()));
-                continue;
-            };
-            if kind == "builtin" {
-                if !AUTOCONF_BUILTIN.contains(&name.as_str()) {
-                    out.push(warn(
-                        "unknown",
-                        format!("configure does not define --{name}: it is ignored"),
-                    ));
-                }
-                continue;
-            }
-            let key = format!("{kind}-{name}");
-            let Some(k) = known.get(&key) else {
+        check_flag_list(set.who, set.flags, known, previous, &mut out);
+    }
+    out
+}
+
+/// Checks one distribution's flags (see [`check_flags`]).
+pub fn check_flag_list<S: AsRef<str>>(
+    who: &str,
+    flags: &[S],
+    known: &BTreeMap<String, KnownFlag>,
+    previous: Option<&BTreeMap<String, KnownFlag>>,
+    out: &mut Vec<FlagWarning>,
+) {
+    for flag in flags {
+        let flag = flag.as_ref();
+        let warn = |kind: &'static str, message: String| FlagWarning {
+            who: who.to_string(),
+            flag: flag.to_string(),
+            kind,
+            message,
+        };
+        let Some((kind, name, on)) = parse_flag(flag) else {
+            out.push(warn("unknown", "not a --flag".into()));
+            continue;
+        };
+        if kind == "builtin" {
+            if !AUTOCONF_BUILTIN.contains(&name.as_str()) {
                 out.push(warn(
                     "unknown",
-                    format!("configure does not define --{kind}-{name}: it is ignored"),
+                    format!("configure does not define --{name}: it is ignored"),
                 ));
-                continue;
-            };
-            if k.default_enabled == Some(on) {
+            }
+            continue;
+        }
+        let key = format!("{kind}-{name}");
+        let Some(k) = known.get(&key) else {
+            out.push(warn(
+                "unknown",
+                format!("configure does not define --{kind}-{name}: it is ignored"),
+            ));
+            continue;
+        };
+        if k.default_enabled == Some(on) {
+            out.push(warn(
+                "no-op",
+                format!(
+                    "restates the default ({} at {})",
+                    if on { "enabled" } else { "disabled" },
+                    k.declared_at
+                ),
+            ));
+        }
+        if let Some(prev) = previous.and_then(|p| p.get(&key)) {
+            if prev.default_enabled != k.default_enabled {
                 out.push(warn(
-                    "no-op",
+                    "default-changed",
                     format!(
-                        "restates the default ({} at {})",
-                        if on { "enabled" } else { "disabled" },
+                        "default changed from {} to {} ({})",
+                        show_default(prev.default_enabled),
+                        show_default(k.default_enabled),
                         k.declared_at
                     ),
                 ));
             }
-            if let Some(prev) = previous.and_then(|p| p.get(&key)) {
-                if prev.default_enabled != k.default_enabled {
-                    out.push(warn(
-                        "default-changed",
-                        format!(
-                            "default changed from {} to {} ({})",
-                            show_default(prev.default_enabled),
-                            show_default(k.default_enabled),
-                            k.declared_at
-                        ),
-                    ));
-                }
-            }
         }
     }
-    out
 }
 
 fn show_default(d: Option<bool>) -> &'static str {

@@ -162,7 +162,8 @@ fn kconfiglib_agrees() {
 }
 
 /// The binary, probing the host itself (concurrently), writes what make writes; its recorded
-/// probe answers replay to the same output.
+/// probe answers replay to the same output; by default it keeps a probe cache under
+/// $XDG_CACHE_HOME, and `--no-probe-cache` neither reads nor writes it.
 #[test]
 fn binary_matches_make_with_live_and_recorded_probes() {
     let t = tree();
@@ -170,9 +171,12 @@ fn binary_matches_make_with_live_and_recorded_probes() {
     let q = dir.path().join("qubes.config");
     std::fs::write(&q, qubes_config()).expect("write");
     let probes = dir.path().join("probes.json");
+    let xdg = dir.path().join("xdg-cache");
+    let cache_file = xdg.join("qubes-xen-kit/kconfig-probes.json");
     let run = |args: &[&std::ffi::OsStr]| {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_xen-config"))
             .args(args)
+            .env("XDG_CACHE_HOME", &xdg)
             .output()
             .expect("run xen-config");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -187,7 +191,9 @@ fn binary_matches_make_with_live_and_recorded_probes() {
         q.as_os_str(),
         &os("--record-probes"),
         probes.as_os_str(),
+        &os("--no-probe-cache"),
     ]);
+    assert!(!cache_file.exists(), "--no-probe-cache wrote a cache");
     let make =
         String::from_utf8(make_in(&t.xen, "olddefconfig", Some(&qubes_config()))).expect("utf-8");
     assert_eq!(live, make);
@@ -211,4 +217,17 @@ fn binary_matches_make_with_live_and_recorded_probes() {
     let make_save =
         String::from_utf8(make_in(&t.xen, "savedefconfig", Some(&qubes_config()))).expect("utf-8");
     assert_eq!(save, make_save);
+    // That run filled the default cache; the next one answers from it, same output.
+    let cached: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cache_file).expect("default probe cache written"))
+            .expect("cache is JSON");
+    assert!(cached["answers"].as_object().is_some_and(|a| a.len() >= 10));
+    let again = run(&[
+        &os("olddefconfig"),
+        &os("--xen-dir"),
+        t.xen.as_os_str(),
+        &os("--config"),
+        q.as_os_str(),
+    ]);
+    assert_eq!(again, make);
 }
