@@ -15,6 +15,9 @@ pub struct Followed {
     pub stream: Option<Stream>,
     /// Where Qubes' tags for this package are listed (before URL rewriting).
     pub qubes_repo: String,
+    /// Where upstream Xen's `RELEASE-x.y.z` tags are listed, to report releases Qubes
+    /// has not tagged yet (`None`: not looked at).
+    pub upstream_repo: Option<String>,
 }
 
 /// The definitions, seen from the bot.

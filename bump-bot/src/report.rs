@@ -72,6 +72,13 @@ pub struct PackageReport {
     pub package: String,
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// Upstream Xen releases of the stream's series, newer than the pin, that no Qubes
+    /// tag carries yet: nothing to bump to, but worth knowing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub upstream_releases: Vec<String>,
+    /// Listing upstream's tags failed; the bump itself does not depend on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -130,6 +137,21 @@ impl fmt::Display for RunReport {
                 Outcome::Failed { step, error } => format!("FAILED at step {step}: {error}"),
             };
             writeln!(f, "  {}: {line}", p.package)?;
+            if !p.upstream_releases.is_empty() {
+                writeln!(
+                    f,
+                    "  {}: upstream Xen released {} (no Qubes tag yet)",
+                    p.package,
+                    p.upstream_releases.join(", ")
+                )?;
+            }
+            if let Some(e) = &p.upstream_error {
+                writeln!(
+                    f,
+                    "  {}: warning: upstream releases unknown: {e}",
+                    p.package
+                )?;
+            }
         }
         for (repo, tags) in &self.new_tags {
             writeln!(f, "  new tags in {repo}: {}", tags.join(", "))?;

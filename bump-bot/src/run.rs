@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use time::Date;
-use upstream_tags::{plan_bump, LandingPolicy, PublishedTag, Skip};
+use upstream_tags::{plan_bump, LandingPolicy, PublishedTag, Skip, XenVersion};
 
 use crate::forge::TagSource;
 use crate::gitrepo::Repo;
@@ -132,9 +132,15 @@ pub fn run(
             // Leave the worktree clean for the next package and the next run.
             let _ = repo.clean(&work_root);
         }
+        let (upstream_releases, upstream_error) = match ctx.upstream_releases(&pkg) {
+            Ok(r) => (r, None),
+            Err((_, e)) => (Vec::new(), Some(e)),
+        };
         report.packages.push(PackageReport {
             package: pkg.package.clone(),
             outcome,
+            upstream_releases,
+            upstream_error,
         });
     }
     if !cfg.dry_run {
@@ -195,6 +201,31 @@ impl Ctx<'_> {
         self.save(state, step)?;
         hold_if_asked(self.cfg, step);
         Ok(())
+    }
+
+    /// `RELEASE-x.y.z` tags upstream in the stream's series, newer than the pinned Xen,
+    /// whose version no Qubes tag carries yet, oldest first.
+    fn upstream_releases(&self, pkg: &Followed) -> Result<Vec<String>, (Step, String)> {
+        let (Some(url), Some(stream)) = (&pkg.upstream_repo, &pkg.stream) else {
+            return Ok(Vec::new());
+        };
+        let qubes: Vec<XenVersion> = self
+            .listed(&pkg.qubes_repo)?
+            .iter()
+            .filter_map(|t| t.tag().version().map(|v| v.xen.clone()))
+            .collect();
+        let mut out: Vec<XenVersion> = self
+            .listed(url)?
+            .iter()
+            .filter(|t| t.published <= self.cfg.today)
+            .filter_map(|t| XenVersion::parse(t.name.strip_prefix("RELEASE-")?).ok())
+            .filter(|x| {
+                (x.major, x.minor) == stream.series && *x > pkg.current.xen && !qubes.contains(x)
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out.iter().map(|x| x.to_string()).collect())
     }
 
     fn bump_one(&self, pkg: &Followed, state: &mut State, report: &mut RunReport) -> StepResult {

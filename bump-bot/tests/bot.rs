@@ -295,3 +295,37 @@ fn killed_mid_run_then_rerun_finishes() {
     let state = std::fs::read_to_string(s.cfg.state_dir.join("state.json")).unwrap();
     assert!(!state.contains("in_progress"), "{state}");
 }
+
+#[test]
+fn reports_upstream_releases_qubes_has_not_tagged_yet() {
+    let mut s = setup();
+    let upstream = Forge::named(s.cfg.repo.parent().unwrap(), "xen");
+    upstream.tag("RELEASE-4.17.4", date!(2024 - 03 - 01));
+    upstream.tag("RELEASE-4.17.5", date!(2026 - 06 - 01));
+    upstream.tag("4.17.6-rc1", date!(2026 - 06 - 02)); // an upstream rc: not a release
+    upstream.tag("RELEASE-4.19.4", date!(2026 - 06 - 03)); // another series
+    let defs = s.cfg.repo.join("definitions/xen.toml");
+    let text = std::fs::read_to_string(&defs).unwrap();
+    std::fs::write(&defs, format!("{text}upstream = \"{}\"\n", upstream.url())).unwrap();
+    git(&s.cfg.repo, &["commit", "-q", "-am", "follow upstream too"]);
+
+    s.cfg.today = date!(2026 - 06 - 13);
+    let report = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    assert_eq!(report.packages[0].upstream_releases, ["4.17.5"], "{report}");
+    assert!(
+        report
+            .to_string()
+            .contains("upstream Xen released 4.17.5 (no Qubes tag yet)"),
+        "{report}"
+    );
+
+    // Qubes tags it: the bump happens and nothing is left to report.
+    s.forge.tag("v4.17.5-1", date!(2026 - 06 - 16));
+    s.cfg.today = date!(2026 - 06 - 20);
+    let report = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    assert!(
+        matches!(&report.packages[0].outcome, Outcome::Bumped { to, .. } if to == "4.17.5-1"),
+        "{report}"
+    );
+    assert!(report.packages[0].upstream_releases.is_empty(), "{report}");
+}

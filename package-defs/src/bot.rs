@@ -44,6 +44,7 @@ impl Packages for DefinitionsPackages<'_> {
                 current: p.version.clone(),
                 stream,
                 qubes_repo: x.stream.repo.clone(),
+                upstream_repo: Some(x.upstream.git.clone()),
             });
         }
         Ok(out)

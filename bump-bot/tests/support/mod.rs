@@ -36,7 +36,11 @@ pub struct Forge {
 
 impl Forge {
     pub fn new(root: &Path) -> Forge {
-        let dir = root.join("qubes-vmm-xen");
+        Forge::named(root, "qubes-vmm-xen")
+    }
+
+    pub fn named(root: &Path, name: &str) -> Forge {
+        let dir = root.join(name);
         std::fs::create_dir_all(&dir).unwrap();
         git(&dir, &["init", "-q", "-b", "release4.2"]);
         std::fs::write(dir.join("version"), "4.17.4\n").unwrap();
@@ -92,6 +96,7 @@ impl Packages for LineDefs {
                 current,
                 stream,
                 qubes_repo: field(&text, "repo").ok_or("no repo")?,
+                upstream_repo: field(&text, "upstream"),
             });
         }
         Ok(out)
