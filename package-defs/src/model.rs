@@ -118,6 +118,16 @@ impl Definitions {
     pub fn names(&self) -> Vec<&str> {
         self.packages.iter().map(|p| p.name.as_str()).collect()
     }
+
+    /// The xen packages whose patches and config come from data package `data`
+    /// (for errors that name the package to use instead).
+    pub fn data_users(&self, data: &str) -> Vec<&str> {
+        self.packages
+            .iter()
+            .filter(|p| p.as_xen().is_some_and(|x| x.data == data))
+            .map(|p| p.name.as_str())
+            .collect()
+    }
 }
 
 impl Package {

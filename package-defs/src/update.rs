@@ -91,15 +91,9 @@ pub fn resolve<'a>(
     let xen = match &pkg.body {
         Body::Xen(x) => x,
         Body::QubesData(_) => {
-            let users: Vec<&str> = defs
-                .packages
-                .iter()
-                .filter(|p| p.as_xen().is_some_and(|x| x.data == name))
-                .map(|p| p.name.as_str())
-                .collect();
             return Err(UpdateError::DataPackage {
                 name: name.into(),
-                users: users.join(", "),
+                users: defs.data_users(name).join(", "),
             });
         }
     };

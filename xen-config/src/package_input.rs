@@ -95,15 +95,9 @@ pub fn from_definitions(
         known: defs.names().join(", "),
     })?;
     let Some(x) = pkg.as_xen() else {
-        let users: Vec<&str> = defs
-            .packages
-            .iter()
-            .filter(|p| p.as_xen().is_some_and(|x| x.data == name))
-            .map(|p| p.name.as_str())
-            .collect();
         return Err(PackageInputError::DataPackage {
             name: name.into(),
-            users: users.join(", "),
+            users: defs.data_users(name).join(", "),
         });
     };
     let data =
