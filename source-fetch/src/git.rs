@@ -417,7 +417,14 @@ impl BareRepo {
         let watchdog = thread::spawn(move || wait_with_deadline(&mut child, timeout));
         let name = format!("git archive {commit} of {}", self.url);
         let extracted = match stdout {
-            Some(s) => archive::extract_tar(BufReader::with_capacity(256 * 1024, s), dest, &name),
+            Some(s) => {
+                let mut reader = BufReader::with_capacity(256 * 1024, s);
+                let r = archive::extract_tar(&mut reader, dest, &name);
+                // The extractor stops at tar's end-of-archive blocks, but git pads the
+                // stream to a full record: read the rest, or git dies of SIGPIPE.
+                let _ = std::io::copy(&mut reader, &mut std::io::sink());
+                r
+            }
             None => Ok(ExtractStats::default()),
         };
         let status = watchdog.join().unwrap_or(Ok(None));
