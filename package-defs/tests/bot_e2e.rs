@@ -17,8 +17,6 @@ use test_servers::{GpgKey, HttpServer};
 
 const QUBES_URL: &str = "https://github.com/QubesOS/qubes-vmm-xen";
 const XEN_URL: &str = "https://xenbits.xen.org/git-http/xen.git";
-const REAL_QUBES_FPR: &str = "0064428F455451B3EBE78A7F063938BA42CFA724";
-const REAL_XEN_FPR: &str = "23E3222C145F4475FA8060A783FE14C957E82BD9";
 /// Tags are made now; the bot runs on a Saturday well after, so they have landed.
 const SATURDAY: &str = "2099-01-03";
 
@@ -73,24 +71,7 @@ fn world() -> World {
     // The channel: a git repository holding the shipped definitions, pinned to the test keys.
     let channel = tmp.path().join("channel");
     let dir = channel.join("definitions");
-    copy_dir(&shipped(), &dir);
-    for (real, k) in [(REAL_QUBES_FPR, &qubes_key), (REAL_XEN_FPR, &xen_key)] {
-        std::fs::remove_file(dir.join(format!("keys/{real}.asc"))).unwrap();
-        std::fs::write(
-            dir.join(format!("keys/{}.asc", k.fingerprint())),
-            k.armored_public_key().unwrap(),
-        )
-        .unwrap();
-        for f in [
-            "xen.toml",
-            "qubes-vmm-xen-data.toml",
-            "qubes-xen-next.toml",
-            "qubes-xen-next-data.toml",
-        ] {
-            let t = std::fs::read_to_string(dir.join(f)).unwrap();
-            std::fs::write(dir.join(f), t.replace(real, k.fingerprint())).unwrap();
-        }
-    }
+    definitions_for_test_keys(&dir, &qubes_key, &xen_key);
     git(&channel, &["init", "-q", "-b", "main"]);
     git(
         &channel,

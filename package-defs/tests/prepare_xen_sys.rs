@@ -19,8 +19,6 @@ use test_servers::{GpgKey, HttpServer};
 
 const QUBES_URL: &str = "https://github.com/QubesOS/qubes-vmm-xen";
 const XEN_URL: &str = "https://xenbits.xen.org/git-http/xen.git";
-const REAL_QUBES_FPR: &str = "0064428F455451B3EBE78A7F063938BA42CFA724";
-const REAL_XEN_FPR: &str = "23E3222C145F4475FA8060A783FE14C957E82BD9";
 
 fn checked(cmd: &mut Command) -> String {
     let o = cmd
@@ -137,22 +135,7 @@ fn update_then_prepare_gives_a_tree_xen_sys_builds_against() {
 
     // Definitions pinned to the test keys.
     let dir = tmp.path().join("definitions");
-    copy_dir(&shipped(), &dir);
-    for (real, k) in [(REAL_QUBES_FPR, &qubes_key), (REAL_XEN_FPR, &xen_key)] {
-        std::fs::remove_file(dir.join(format!("keys/{real}.asc"))).unwrap();
-        std::fs::write(
-            dir.join(format!("keys/{}.asc", k.fingerprint())),
-            k.armored_public_key().unwrap(),
-        )
-        .unwrap();
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "toml") {
-                let t = std::fs::read_to_string(&p).unwrap();
-                std::fs::write(&p, t.replace(real, k.fingerprint())).unwrap();
-            }
-        }
-    }
+    definitions_for_test_keys(&dir, &qubes_key, &xen_key);
     let pd = |args: &[&str]| {
         let mut c = bin();
         c.arg("--definitions")

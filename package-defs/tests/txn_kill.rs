@@ -5,7 +5,6 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -56,16 +55,7 @@ fn kill_9_at_every_hook_point() {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let marker = format!("test-hook: paused at {point}");
-        loop {
-            let l = lines.next().expect("child ended before the hook").unwrap();
-            if l.contains(&marker) {
-                break;
-            }
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        kill_at_hook(&mut child, point);
 
         let now = snapshot(&dir);
         if expect_new {

@@ -8,7 +8,6 @@ mod trees;
 use common::*;
 use trees::*;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -21,8 +20,6 @@ const XEN_URL: &str = "https://xenbits.xen.org/git-http/xen.git";
 const DOWNLOADS: &str = "https://downloads.xenproject.org/";
 const TARBALL: &str = "/release/xen/4.17.5/xen-4.17.5.tar.gz";
 const TARBALL_SIG: &str = "/release/xen/4.17.5/xen-4.17.5.tar.gz.sig";
-const REAL_QUBES_FPR: &str = "0064428F455451B3EBE78A7F063938BA42CFA724";
-const REAL_XEN_FPR: &str = "23E3222C145F4475FA8060A783FE14C957E82BD9";
 
 struct World {
     _tmp: tempfile::TempDir,
@@ -92,24 +89,7 @@ fn world() -> World {
 
     // Definitions pinned to the test keys instead of the real ones.
     let dir = tmp.path().join("definitions");
-    copy_dir(&shipped(), &dir);
-    for (real, k) in [(REAL_QUBES_FPR, &qubes_key), (REAL_XEN_FPR, &xen_key)] {
-        std::fs::remove_file(dir.join(format!("keys/{real}.asc"))).unwrap();
-        std::fs::write(
-            dir.join(format!("keys/{}.asc", k.fingerprint())),
-            k.armored_public_key().unwrap(),
-        )
-        .unwrap();
-        for f in [
-            "xen.toml",
-            "qubes-vmm-xen-data.toml",
-            "qubes-xen-next.toml",
-            "qubes-xen-next-data.toml",
-        ] {
-            let t = std::fs::read_to_string(dir.join(f)).unwrap();
-            std::fs::write(dir.join(f), t.replace(real, k.fingerprint())).unwrap();
-        }
-    }
+    definitions_for_test_keys(&dir, &qubes_key, &xen_key);
 
     let qubes = git.create_repo("qubes-vmm-xen").unwrap();
     // The pinned tag exists too (with another commit than the real pin, so the report's
@@ -465,16 +445,7 @@ fn kill_9_of_the_binary_during_the_write_leaves_old_or_new_and_a_rerun_succeeds(
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let marker = format!("test-hook: paused at {point}");
-        loop {
-            let l = lines.next().expect("update ended before the hook").unwrap();
-            if l.contains(&marker) {
-                break;
-            }
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_at_hook(&mut child, point);
         let now = snapshot(&w.dir);
         let defs = package_defs::load_dir(&w.dir).unwrap();
         let v = defs.get("xen").unwrap().version.to_string();

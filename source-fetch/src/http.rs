@@ -282,18 +282,8 @@ impl Fetcher {
     pub fn fetch_bytes(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         let url = self.rewrite(url);
         self.with_retries(&url, |u| {
-            let mut resp = self.get(u)?;
-            let expected = resp.content_length();
-            let mut buf = Vec::new();
-            if let Err(e) = resp.read_to_end(&mut buf) {
-                let got = buf.len() as u64;
-                return Err((
-                    body_error(u, &e, self.opts.read_timeout, got, expected),
-                    None,
-                ));
-            }
-            check_len(u, buf.len() as u64, expected).map_err(|e| (e, None))?;
-            Ok(buf)
+            let resp = self.get(u)?;
+            self.read_body(u, resp)
         })
     }
 
@@ -308,7 +298,7 @@ impl Fetcher {
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
-            let mut resp = req
+            let resp = req
                 .send()
                 .map_err(|e| (request_error(u, &e, self.opts.read_timeout), None))?;
             let status = resp.status();
@@ -370,16 +360,7 @@ impl Fetcher {
                     retry_after,
                 ));
             }
-            let expected = resp.content_length();
-            let mut body = Vec::new();
-            if let Err(e) = resp.read_to_end(&mut body) {
-                let got = body.len() as u64;
-                return Err((
-                    body_error(u, &e, self.opts.read_timeout, got, expected),
-                    None,
-                ));
-            }
-            check_len(u, body.len() as u64, expected).map_err(|e| (e, None))?;
+            let body = self.read_body(u, resp)?;
             Ok(ApiResponse {
                 url: u.to_owned(),
                 status: status.as_u16(),
@@ -387,6 +368,21 @@ impl Fetcher {
                 body,
             })
         })
+    }
+
+    /// A whole small body in memory; a short or broken body is a (retryable) error.
+    fn read_body(&self, url: &str, mut resp: Response) -> Attempt<Vec<u8>> {
+        let expected = resp.content_length();
+        let mut body = Vec::new();
+        if let Err(e) = resp.read_to_end(&mut body) {
+            let got = body.len() as u64;
+            return Err((
+                body_error(url, &e, self.opts.read_timeout, got, expected),
+                None,
+            ));
+        }
+        check_len(url, body.len() as u64, expected).map_err(|e| (e, None))?;
+        Ok(body)
     }
 
     fn with_retries<T>(

@@ -84,3 +84,49 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// Fingerprints of the real keys the shipped definitions pin.
+pub const REAL_QUBES_FPR: &str = "0064428F455451B3EBE78A7F063938BA42CFA724";
+pub const REAL_XEN_FPR: &str = "23E3222C145F4475FA8060A783FE14C957E82BD9";
+
+/// Copies the shipped definitions to `dir`, re-pinned to keys the test made: each real
+/// key file is replaced by the test key's and every fingerprint in the TOML files with it.
+pub fn definitions_for_test_keys(
+    dir: &Path,
+    qubes: &test_servers::GpgKey,
+    xen: &test_servers::GpgKey,
+) {
+    copy_dir(&shipped(), dir);
+    for (real, k) in [(REAL_QUBES_FPR, qubes), (REAL_XEN_FPR, xen)] {
+        std::fs::remove_file(dir.join(format!("keys/{real}.asc"))).unwrap();
+        std::fs::write(
+            dir.join(format!("keys/{}.asc", k.fingerprint())),
+            k.armored_public_key().unwrap(),
+        )
+        .unwrap();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                let t = std::fs::read_to_string(&p).unwrap();
+                std::fs::write(&p, t.replace(real, k.fingerprint())).unwrap();
+            }
+        }
+    }
+}
+
+/// Waits until `child` (stderr piped) reports the txn test hook paused at `point`,
+/// then kills it with SIGKILL.
+pub fn kill_at_hook(child: &mut std::process::Child, point: &str) {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("child's stderr is piped");
+    let marker = format!("test-hook: paused at {point}");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    loop {
+        let l = lines.next().expect("child ended before the hook").unwrap();
+        if l.contains(&marker) {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
