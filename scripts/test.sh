@@ -8,4 +8,4 @@ bash scripts/setup-debian.sh
 scripts/debian-xen-source.sh >/dev/null
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast

@@ -528,12 +528,38 @@ fn domu_checks(rep: &mut Reporter) {
     });
     rep.run("domu/destroy", || {
         tool::run("xl", &["destroy", vm::DOMU_NAME], T)?;
-        let ds = XenCtrl::open()?.domains()?;
-        ensure!(
-            ds.iter().all(|d| d.domid != domid),
-            "domain {domid} still listed after xl destroy"
-        );
-        Ok(format!("domain {domid} gone"))
+        // Xen tears a domain down after `xl destroy` returns: it stays listed,
+        // flagged dying, until dom0's tools (xenconsoled, the backends) unmap
+        // its pages. So: dying at once, gone within a deadline.
+        let xc = XenCtrl::open()?;
+        let started = Instant::now();
+        let mut seen_dying = false;
+        loop {
+            let left = xc.domains()?.into_iter().find(|d| d.domid == domid);
+            match left {
+                None => break,
+                Some(d) => {
+                    let dying = d.flags & xen_sys::XEN_DOMINF_dying != 0;
+                    ensure!(
+                        dying,
+                        "domain {domid} still listed and not dying after xl destroy (flags {:#x})",
+                        d.flags
+                    );
+                    seen_dying = true;
+                    ensure!(
+                        started.elapsed() < Duration::from_secs(20),
+                        "domain {domid} still dying 20 s after xl destroy ({} pages left)",
+                        d.tot_pages
+                    );
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(format!(
+            "domain {domid} gone {} ms after xl destroy returned{}",
+            started.elapsed().as_millis(),
+            if seen_dying { " (listed as dying meanwhile)" } else { "" }
+        ))
     });
 }
 
