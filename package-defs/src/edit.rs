@@ -16,8 +16,9 @@ pub struct EditError {
 #[derive(Debug, Clone)]
 pub struct XenPins {
     pub version: QubesVersion,
-    pub upstream_commit: String,
-    pub upstream_nar: String,
+    /// `None` (the tarball is the origin) writes [`UNPINNED`].
+    pub upstream_commit: Option<String>,
+    pub upstream_nar: Option<String>,
     /// `None` keeps/sets the tarball hash unpinned.
     pub tarball_sha256: Option<String>,
     pub hv_abi: String,
@@ -68,6 +69,10 @@ fn set_version(root: &mut Table, v: &QubesVersion) {
     set(root, "rel", Value::from(i64::from(v.rel)));
 }
 
+fn pin_or_unpinned(v: &Option<String>) -> Value {
+    Value::from(v.as_deref().unwrap_or(UNPINNED))
+}
+
 pub fn rewrite_xen(
     text: &str,
     file: &str,
@@ -80,8 +85,8 @@ pub fn rewrite_xen(
     set(root, "hv_abi", Value::from(p.hv_abi.clone()));
     let up = table(root, "upstream", file)?;
     set(up, "tag", Value::from(p.version.xen.upstream_tag()));
-    set(up, "commit", Value::from(p.upstream_commit.clone()));
-    set(up, "nar_sha256", Value::from(p.upstream_nar.clone()));
+    set(up, "commit", pin_or_unpinned(&p.upstream_commit));
+    set(up, "nar_sha256", pin_or_unpinned(&p.upstream_nar));
     let tb = table(up, "tarball", file)?;
     for key in ["url", "sig_url"] {
         if let Some(url) = tb.get(key).and_then(Item::as_str) {
@@ -90,15 +95,7 @@ pub fn rewrite_xen(
             set(tb, key, Value::from(new));
         }
     }
-    set(
-        tb,
-        "sha256",
-        Value::from(
-            p.tarball_sha256
-                .clone()
-                .unwrap_or_else(|| UNPINNED.to_string()),
-        ),
-    );
+    set(tb, "sha256", pin_or_unpinned(&p.tarball_sha256));
     Ok(doc.to_string())
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use source_fetch::PinnedKey;
 
 use crate::load::key_path;
+use crate::model::Origin;
 use crate::update::{Fetched, Target};
 
 /// Verified fetching of trees. Implementations apply URL rewrites, timeouts, retries and the
@@ -31,6 +32,27 @@ pub trait Sources {
         expected: Option<&str>,
         keys: &[PinnedKey],
     ) -> anyhow::Result<String>;
+
+    /// As [`Sources::signed_tarball`], and unpacks the tarball into the empty folder `dest`
+    /// (refusing entries that would land outside it). Only a tarball whose signature checked
+    /// out is returned; the tree's root is its single top-level folder (`xen-4.17.5/`).
+    fn signed_tarball_tree(
+        &self,
+        url: &str,
+        sig_url: &str,
+        expected: Option<&str>,
+        keys: &[PinnedKey],
+        dest: &Path,
+    ) -> anyhow::Result<TarballTree>;
+}
+
+/// A verified, unpacked release tarball.
+#[derive(Debug, Clone)]
+pub struct TarballTree {
+    /// sha256 of the tarball file (hex).
+    pub sha256: String,
+    /// The unpacked tree: the archive's single top-level folder, else `dest` itself.
+    pub root: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,25 +130,39 @@ pub fn fetch_for_update(
     };
     let up_tag = t.version.xen.upstream_tag();
     let up_dir = work.join("upstream");
-    let upstream_commit = sources
-        .signed_tag_tree(&t.xen.upstream.git, &up_tag, &xen_keys, &up_dir)
-        .with_context(|| format!("upstream Xen {up_tag} from {}", t.xen.upstream.git))?;
-    let tarball_sha256 = if with_tarball {
-        let (url, sig) = crate::update::tarball_urls(t);
-        Some(
-            sources
-                .signed_tarball(&url, &sig, None, &xen_keys)
-                .with_context(|| format!("upstream Xen release tarball {url}"))?,
-        )
-    } else {
-        tracing::warn!("release tarball not fetched: its sha256 stays unpinned");
-        None
+    let (url, sig) = crate::update::tarball_urls(t);
+    let tarball_context = || format!("upstream Xen release tarball {url}");
+    let (upstream_dir, upstream_commit, tarball_sha256) = match t.xen.upstream.origin {
+        Origin::Git => {
+            let commit = sources
+                .signed_tag_tree(&t.xen.upstream.git, &up_tag, &xen_keys, &up_dir)
+                .with_context(|| format!("upstream Xen {up_tag} from {}", t.xen.upstream.git))?;
+            let sha = if with_tarball {
+                Some(
+                    sources
+                        .signed_tarball(&url, &sig, None, &xen_keys)
+                        .with_context(tarball_context)?,
+                )
+            } else {
+                tracing::warn!("release tarball not fetched: its sha256 stays unpinned");
+                None
+            };
+            (up_dir, Some(commit), sha)
+        }
+        // The tarball is the origin: no git fetch at all (that is the point of this origin:
+        // one download, hashed while it streams in, checked against its .sig).
+        Origin::Tarball => {
+            let tree = sources
+                .signed_tarball_tree(&url, &sig, None, &xen_keys, &up_dir)
+                .with_context(tarball_context)?;
+            (tree.root, None, Some(tree.sha256))
+        }
     };
     Ok(Fetched {
         qubes_dir: new_dir,
         qubes_commit,
         old_qubes_dir,
-        upstream_dir: up_dir,
+        upstream_dir,
         upstream_commit,
         tarball_sha256,
     })
@@ -175,6 +211,96 @@ impl GitSources {
     }
 }
 
+impl GitSources {
+    /// Downloads `sig_url` and `url` (hashing while the bytes stream in), then in one more
+    /// read of the file each, at the same time: checks the signature and, with `unpack`,
+    /// unpacks the tarball there. Nothing is returned unless the signature checked out.
+    fn tarball_checked(
+        &self,
+        url: &str,
+        sig_url: &str,
+        expected: Option<&str>,
+        keys: &[PinnedKey],
+        unpack: Option<&Path>,
+    ) -> anyhow::Result<TarballTree> {
+        let expected = expected
+            .map(source_fetch::Sha256Digest::from_hex)
+            .transpose()?;
+        // Copies reused by URL were recorded when downloaded, before any check: when they do
+        // not verify (say a bad `.sig` the server has since fixed), download both once more
+        // instead of failing on stale bytes forever.
+        for fresh in [false, true] {
+            let get = |u: &str, exp: Option<&source_fetch::Sha256Digest>| {
+                if fresh {
+                    Ok(self.http.fetch(u, exp)?)
+                } else {
+                    self.fetch(u, exp)
+                }
+            };
+            let sig = get(sig_url, None)?;
+            let tarball = get(url, expected.as_ref())?;
+            let sig_bytes = std::fs::read(&sig.path)?;
+            let (path, shown) = (&tarball.path, tarball.url.as_str());
+            let (verified, unpacked) = std::thread::scope(|s| {
+                let unpacking = unpack.map(|dest| {
+                    s.spawn(move || -> anyhow::Result<PathBuf> {
+                        if dest.exists() {
+                            std::fs::remove_dir_all(dest)?;
+                        }
+                        source_fetch::extract_tarball(path, dest).map_err(|e| {
+                            // Name the URL, not the cache file the bytes sit in.
+                            anyhow::anyhow!("{shown}: {e}")
+                        })?;
+                        Ok(tree_root(dest))
+                    })
+                });
+                let verified = source_fetch::openpgp::verify_detached_file(path, &sig_bytes, keys);
+                let unpacked = unpacking.map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("unpacking {shown} panicked")))
+                });
+                (verified, unpacked)
+            });
+            match verified {
+                Ok(v) => {
+                    for w in &v.warnings {
+                        tracing::warn!("{w}");
+                    }
+                    // Without `unpack` there is no tree (the root stays empty).
+                    let root = unpacked.transpose()?.unwrap_or_default();
+                    return Ok(TarballTree {
+                        sha256: tarball.sha256.to_hex(),
+                        root,
+                    });
+                }
+                Err(e) if !fresh && (sig.from_cache || tarball.from_cache) => {
+                    tracing::warn!(
+                        "{} (signature {}): cached copies do not verify ({e}); downloading again",
+                        tarball.url,
+                        sig.url
+                    );
+                }
+                Err(e) => {
+                    anyhow::bail!("{} (signature {}): {e}", tarball.url, sig.url)
+                }
+            }
+        }
+        unreachable!("the second pass downloads afresh and returns")
+    }
+}
+
+/// A release tarball holds one top-level folder (`xen-4.17.5/`); that folder is the tree.
+fn tree_root(dest: &Path) -> PathBuf {
+    let mut entries = std::fs::read_dir(dest)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok);
+    match (entries.next(), entries.next()) {
+        (Some(only), None) if only.file_type().is_ok_and(|t| t.is_dir()) => only.path(),
+        _ => dest.to_path_buf(),
+    }
+}
+
 /// The `object` a raw annotated tag names.
 fn tag_object(raw: &[u8]) -> Option<String> {
     String::from_utf8_lossy(raw)
@@ -213,42 +339,19 @@ impl Sources for GitSources {
         expected: Option<&str>,
         keys: &[PinnedKey],
     ) -> anyhow::Result<String> {
-        let expected = expected
-            .map(source_fetch::Sha256Digest::from_hex)
-            .transpose()?;
-        // Copies reused by URL were recorded when downloaded, before any check: when they do
-        // not verify (say a bad `.sig` the server has since fixed), download both once more
-        // instead of failing on stale bytes forever.
-        for fresh in [false, true] {
-            let get = |u: &str, exp: Option<&source_fetch::Sha256Digest>| {
-                if fresh {
-                    Ok(self.http.fetch(u, exp)?)
-                } else {
-                    self.fetch(u, exp)
-                }
-            };
-            let sig = get(sig_url, None)?;
-            let tarball = get(url, expected.as_ref())?;
-            let sig_bytes = std::fs::read(&sig.path)?;
-            match source_fetch::openpgp::verify_detached_file(&tarball.path, &sig_bytes, keys) {
-                Ok(v) => {
-                    for w in &v.warnings {
-                        tracing::warn!("{w}");
-                    }
-                    return Ok(tarball.sha256.to_hex());
-                }
-                Err(e) if !fresh && (sig.from_cache || tarball.from_cache) => {
-                    tracing::warn!(
-                        "{} (signature {}): cached copies do not verify ({e}); downloading again",
-                        tarball.url,
-                        sig.url
-                    );
-                }
-                Err(e) => {
-                    anyhow::bail!("{} (signature {}): {e}", tarball.url, sig.url)
-                }
-            }
-        }
-        unreachable!("the second pass downloads afresh and returns")
+        Ok(self
+            .tarball_checked(url, sig_url, expected, keys, None)?
+            .sha256)
+    }
+
+    fn signed_tarball_tree(
+        &self,
+        url: &str,
+        sig_url: &str,
+        expected: Option<&str>,
+        keys: &[PinnedKey],
+        dest: &Path,
+    ) -> anyhow::Result<TarballTree> {
+        self.tarball_checked(url, sig_url, expected, keys, Some(dest))
     }
 }

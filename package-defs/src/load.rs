@@ -382,10 +382,15 @@ pub fn check_sha256(s: &str) -> Result<(), String> {
 }
 
 fn check_sha256_or_unpinned(s: &str) -> Result<(), String> {
+    or_unpinned(s, check_sha256)
+}
+
+/// `check`, or the [`UNPINNED`] marker.
+fn or_unpinned(s: &str, check: fn(&str) -> Result<(), String>) -> Result<(), String> {
     if s == UNPINNED {
         return Ok(());
     }
-    check_sha256(s).map_err(|e| format!("{e} or \"{UNPINNED}\""))
+    check(s).map_err(|e| format!("{e} or \"{UNPINNED}\""))
 }
 
 /// Nix/Guix base32 alphabet (no e, o, u, t).
@@ -604,6 +609,7 @@ fn parse_xen(cx: &mut Ctx<'_>, root: &Table, version: Option<&XenVersion>) -> Op
             t,
             "upstream",
             &[
+                "origin",
                 "git",
                 "tag",
                 "commit",
@@ -612,14 +618,35 @@ fn parse_xen(cx: &mut Ctx<'_>, root: &Table, version: Option<&XenVersion>) -> Op
                 "tarball",
             ],
         );
+        let origin = match t.get("origin") {
+            None => Some(Origin::Git),
+            Some(_) => cx
+                .string(t, "upstream", "origin", |s| match s {
+                    "git" | "tarball" => Ok(()),
+                    _ => Err("must be \"git\" (the signed RELEASE tag) or \"tarball\" (the release tarball and its .sig)".into()),
+                })
+                .map(|s| if s == "tarball" { Origin::Tarball } else { Origin::Git }),
+        };
         let git = cx.string(t, "upstream", "git", check_url);
         let expected_tag = version.map(|v| v.upstream_tag());
         let tag = cx.string(t, "upstream", "tag", |s| match &expected_tag {
             Some(e) if s != e => Err(format!("must be '{e}' (the upstream tag of `version`)")),
             _ => check_nonempty(s),
         });
-        let commit = cx.string(t, "upstream", "commit", check_commit);
-        let nar = cx.string(t, "upstream", "nar_sha256", check_nar);
+        let commit = cx.string(t, "upstream", "commit", |s| or_unpinned(s, check_commit));
+        let nar = cx.string(t, "upstream", "nar_sha256", |s| or_unpinned(s, check_nar));
+        // The git pins build a git-origin package: they may only be left unpinned when the
+        // tarball is the origin.
+        if origin == Some(Origin::Git) {
+            for (key, v) in [("commit", &commit), ("nar_sha256", &nar)] {
+                if v.as_deref() == Some(UNPINNED) {
+                    cx.problem(
+                        t.get(key).and_then(|i| i.span()),
+                        format!("`upstream.{key}` is \"{UNPINNED}\", but the package builds from git (`upstream.origin` is \"git\" or absent); pin it with `package-defs update <package> <version>-<rel> --repin`, or set `origin = \"tarball\"`"),
+                    );
+                }
+            }
+        }
         let keys = cx.keys(t, "upstream");
         let tarball = cx.table(t, "upstream", "tarball").and_then(|tb| {
             cx.unknown_keys(tb, "upstream.tarball", &["url", "sha256", "sig_url"]);
@@ -633,10 +660,11 @@ fn parse_xen(cx: &mut Ctx<'_>, root: &Table, version: Option<&XenVersion>) -> Op
             })
         });
         Some(Upstream {
+            origin: origin?,
             git: git?,
             tag: tag?,
-            commit: commit?,
-            nar_sha256: nar?,
+            commit: commit.filter(|s| s != UNPINNED),
+            nar_sha256: nar.filter(|s| s != UNPINNED),
             signing_keys: keys?,
             tarball: tarball?,
         })

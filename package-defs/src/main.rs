@@ -82,9 +82,13 @@ enum Command {
         /// Print the report as JSON (with `written` and, with --diff, `diff`).
         #[arg(long)]
         json: bool,
-        /// Do not fetch the release tarball + .sig (its sha256 stays unpinned).
+        /// Do not fetch the release tarball + .sig (its sha256 stays unpinned; git origin only).
         #[arg(long)]
         skip_tarball: bool,
+        /// Fetch, verify and pin the version already pinned once more (after changing
+        /// `upstream.origin`, or to fill unpinned hashes).
+        #[arg(long)]
+        repin: bool,
     },
     /// Fetch every pinned source again and check commits, hashes and signatures.
     #[command(after_help = "Example:\n  package-defs verify --json")]
@@ -251,6 +255,7 @@ fn run(cli: &Cli) -> Result<()> {
             diff,
             json,
             skip_tarball,
+            repin,
         } => {
             let defs = load(cli)?;
             let version = QubesVersion::parse(version)?;
@@ -261,6 +266,7 @@ fn run(cli: &Cli) -> Result<()> {
                 Allow {
                     downgrade: *allow_downgrade,
                     stream: *allow_stream,
+                    repin: *repin,
                 },
             )?;
             let sources = sources(cli)?;
@@ -329,7 +335,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Bot(args) => run_bot(cli, args)?,
         Command::Export(Export::Guix { output }) => {
             let defs = load(cli)?;
-            let text = guix::export(&defs);
+            let text = guix::export(&defs)?;
             match output {
                 Some(o) => std::fs::write(o, text)
                     .with_context(|| format!("cannot write {}", o.display()))?,
@@ -493,16 +499,21 @@ fn show_text(p: &package_defs::Package) -> String {
             );
             let _ = writeln!(s, "  data: {}", x.data);
             let u = &x.upstream;
+            let unpinned = package_defs::model::UNPINNED;
             let _ = writeln!(
                 s,
-                "  upstream: {} {} {}\n    nar sha256 {}",
-                u.git, u.tag, u.commit, u.nar_sha256
+                "  upstream ({} origin): {} {} {}\n    nar sha256 {}",
+                u.origin.as_str(),
+                u.git,
+                u.tag,
+                u.commit.as_deref().unwrap_or(unpinned),
+                u.nar_sha256.as_deref().unwrap_or(unpinned)
             );
             let _ = writeln!(
                 s,
                 "  tarball: {} sha256 {}\n    sig {}",
                 u.tarball.url,
-                u.tarball.sha256.as_deref().unwrap_or("UNPINNED"),
+                u.tarball.sha256.as_deref().unwrap_or(unpinned),
                 u.tarball.sig_url
             );
             let _ = writeln!(s, "  signing keys: {}", u.signing_keys.join(", "));

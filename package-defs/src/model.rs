@@ -61,12 +61,38 @@ pub enum StreamRef {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Upstream {
+    /// Which origin builds, `update`s, `verify`s and `prepare`s the package.
+    pub origin: Origin,
     pub git: String,
     pub tag: String,
-    pub commit: String,
-    pub nar_sha256: String,
+    /// `None` while unpinned (only allowed with `origin = "tarball"`).
+    pub commit: Option<String>,
+    /// NAR sha256 of the tree at `commit`; `None` while unpinned, as `commit`.
+    pub nar_sha256: Option<String>,
     pub signing_keys: Vec<String>,
     pub tarball: Tarball,
+}
+
+/// Where upstream Xen comes from. Each origin has its own pins: git a commit and the NAR
+/// sha256 of its tree, the tarball the file's sha256; `update` keeps the chosen origin's pins
+/// and marks the other's git pins unpinned rather than leaving stale ones behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// The signed `RELEASE-x.y.z` tag of the git repository (the default).
+    #[default]
+    Git,
+    /// The release tarball, checked against its detached `.sig`.
+    Tarball,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Git => "git",
+            Origin::Tarball => "tarball",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -66,6 +66,9 @@ pub enum UpdateError {
 pub struct Allow {
     pub downgrade: bool,
     pub stream: bool,
+    /// Fetch, verify and pin the version that is already pinned again (after switching
+    /// `upstream.origin`, or to fill pins left unpinned).
+    pub repin: bool,
 }
 
 /// The xen package and its data package, resolved from the definitions.
@@ -129,7 +132,7 @@ pub fn resolve<'a>(
             stream: xen.stream.xen_series.clone(),
         });
     }
-    if version == pkg.version {
+    if version == pkg.version && !allow.repin {
         return Err(UpdateError::AlreadyPinned {
             name: name.into(),
             target: version,
@@ -167,9 +170,11 @@ pub struct Fetched {
     pub qubes_commit: String,
     /// Qubes data tree at the currently pinned tag, for the config and flag diff, if available.
     pub old_qubes_dir: Option<PathBuf>,
-    /// Upstream Xen tree at the new release (exported, no `.git`).
+    /// Upstream Xen tree at the new release (exported, no `.git`; or unpacked from the
+    /// release tarball when that is the origin).
     pub upstream_dir: PathBuf,
-    pub upstream_commit: String,
+    /// The signed release tag's commit; `None` when the tarball was the origin.
+    pub upstream_commit: Option<String>,
     /// sha256 of the verified release tarball, when that origin was used.
     pub tarball_sha256: Option<String>,
 }
@@ -216,6 +221,9 @@ pub struct Report {
     pub qubes_tag: Change<String>,
     pub qubes_commit: Change<String>,
     pub upstream_tag: Change<String>,
+    /// `git` or `tarball`: where upstream Xen was fetched from.
+    pub upstream_origin: String,
+    /// `"unpinned"` when the tarball is the origin (no git fetch).
     pub upstream_commit: Change<String>,
     pub patches: PatchReport,
     pub security: SecurityReport,
@@ -368,7 +376,12 @@ pub fn plan(defs: &Definitions, t: &Target<'_>, f: &Fetched) -> Result<Plan, Upd
     }
     let config_sha256 = sha256_file(&tree.config)?;
     let qubes_nar = nar(&f.qubes_dir)?;
-    let upstream_nar = nar(&f.upstream_dir)?;
+    // The NAR hash pins the git tree; a tree unpacked from the tarball is not that tree
+    // (release tarballs add files), so it is not hashed as one.
+    let upstream_nar = match &f.upstream_commit {
+        Some(_) => Some(nar(&f.upstream_dir)?),
+        None => None,
+    };
     let hv_abi = read_hv_abi(&f.upstream_dir)?;
 
     let patch_report = compare_series(&t.data.patches, &patches, tree.unlisted.clone());
@@ -465,9 +478,10 @@ pub fn plan(defs: &Definitions, t: &Target<'_>, f: &Fetched) -> Result<Plan, Upd
             old: t.xen.upstream.tag.clone(),
             new: t.version.xen.upstream_tag(),
         },
+        upstream_origin: t.xen.upstream.origin.as_str().to_string(),
         upstream_commit: Change {
-            old: t.xen.upstream.commit.clone(),
-            new: f.upstream_commit.clone(),
+            old: pinned_or_not(&t.xen.upstream.commit),
+            new: pinned_or_not(&f.upstream_commit),
         },
         patches: patch_report,
         security,
@@ -486,6 +500,11 @@ pub fn plan(defs: &Definitions, t: &Target<'_>, f: &Fetched) -> Result<Plan, Upd
     Ok(Plan { report, changes })
 }
 
+fn pinned_or_not(v: &Option<String>) -> String {
+    v.clone()
+        .unwrap_or_else(|| crate::model::UNPINNED.to_string())
+}
+
 /// Human-readable report.
 pub fn render(r: &Report) -> String {
     use std::fmt::Write;
@@ -502,6 +521,7 @@ pub fn render(r: &Report) -> String {
     arrow(&mut s, "qubes tag", &r.qubes_tag);
     arrow(&mut s, "qubes commit", &r.qubes_commit);
     arrow(&mut s, "upstream tag", &r.upstream_tag);
+    let _ = writeln!(s, "  upstream origin: {}", r.upstream_origin);
     arrow(&mut s, "upstream commit", &r.upstream_commit);
     arrow(&mut s, "hv_abi", &r.hv_abi);
     let p = &r.patches;

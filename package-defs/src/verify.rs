@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::fetch::{pinned_keys, Sources};
-use crate::model::{Body, DataDef, Definitions, Package, XenDef};
+use crate::model::{Body, DataDef, Definitions, Origin, Package, XenDef, UNPINNED};
 use crate::update::read_hv_abi;
 
 /// Outcome for one package: what was checked, and every mismatch.
@@ -55,39 +55,69 @@ fn check_xen(
     c: &mut PackageCheck,
 ) -> anyhow::Result<()> {
     let u = &x.upstream;
-    fetch_pinned(
-        dir,
-        sources,
-        &u.git,
-        &u.tag,
-        &u.commit,
-        &u.signing_keys,
-        dest,
-    )?;
-    c.checked.push("signed tag + commit".into());
-    let n = nar(dest)?;
-    if n != u.nar_sha256 {
-        c.problems.push(format!(
-            "upstream NAR sha256 is {n}, pinned {}",
-            u.nar_sha256
-        ));
+    let keys = pinned_keys(dir, &u.signing_keys)?;
+    if u.origin == Origin::Tarball && u.tarball.sha256.is_none() {
+        anyhow::bail!("{}", unpinned_tarball(x));
     }
-    c.checked.push("NAR sha256".into());
-    let abi = read_hv_abi(dest)?;
-    if abi != x.hv_abi {
-        c.problems
-            .push(format!("hv_abi is {abi}, pinned {}", x.hv_abi));
-    }
-    c.checked.push("hv_abi".into());
-    match &u.tarball.sha256 {
-        None => c.checked.push("tarball unpinned (skipped)".into()),
+    // Every pinned pin is checked; the origin's pins must be there.
+    let git_pins = u.commit.as_deref().zip(u.nar_sha256.as_deref());
+    let tree = match git_pins {
+        Some((commit, nar_pin)) => {
+            fetch_pinned(dir, sources, &u.git, &u.tag, commit, &u.signing_keys, dest)?;
+            c.checked.push("signed tag + commit".into());
+            let n = nar(dest)?;
+            if n != nar_pin {
+                c.problems
+                    .push(format!("upstream NAR sha256 is {n}, pinned {nar_pin}"));
+            }
+            c.checked.push("NAR sha256".into());
+            Some(dest.to_path_buf())
+        }
+        None => {
+            c.checked.push("git pins unpinned (tarball origin)".into());
+            None
+        }
+    };
+    let tree = match &u.tarball.sha256 {
+        None => {
+            c.checked.push("tarball unpinned (skipped)".into());
+            tree
+        }
+        // The tarball's tree is only unpacked when no git tree gave hv_abi already.
+        Some(sha) if tree.is_none() => {
+            let t = sources.signed_tarball_tree(
+                &u.tarball.url,
+                &u.tarball.sig_url,
+                Some(sha),
+                &keys,
+                &dest.with_extension("tarball"),
+            )?;
+            c.checked.push("tarball sha256 + signature".into());
+            Some(t.root)
+        }
         Some(sha) => {
-            let keys = pinned_keys(dir, &u.signing_keys)?;
             sources.signed_tarball(&u.tarball.url, &u.tarball.sig_url, Some(sha), &keys)?;
             c.checked.push("tarball sha256 + signature".into());
+            tree
         }
+    };
+    if let Some(tree) = tree {
+        let abi = read_hv_abi(&tree)?;
+        if abi != x.hv_abi {
+            c.problems
+                .push(format!("hv_abi is {abi}, pinned {}", x.hv_abi));
+        }
+        c.checked.push("hv_abi".into());
     }
     Ok(())
+}
+
+/// The error for a tarball-origin package whose tarball is not pinned yet.
+fn unpinned_tarball(x: &XenDef) -> String {
+    format!(
+        "`upstream.origin` is \"tarball\", but `upstream.tarball.sha256` is \"{UNPINNED}\"; pin it with `package-defs update <package> <version>-<rel> --repin` (tarball {})",
+        x.upstream.tarball.url
+    )
 }
 
 fn check_data(
@@ -207,22 +237,39 @@ pub fn fetch_and_prepare(
     )?;
     let udir = work.join("upstream");
     let u = &x.upstream;
-    fetch_pinned(
-        &defs.dir,
-        sources,
-        &u.git,
-        &u.tag,
-        &u.commit,
-        &u.signing_keys,
-        &udir,
-    )?;
-    let n = nar(&udir)?;
-    if n != u.nar_sha256 {
-        anyhow::bail!(
-            "upstream {} NAR sha256 is {n}, but the definition pins {}",
-            u.tag,
-            u.nar_sha256
-        );
-    }
+    let udir = match (u.origin, u.commit.as_deref(), u.nar_sha256.as_deref()) {
+        (Origin::Git, Some(commit), Some(nar_pin)) => {
+            fetch_pinned(
+                &defs.dir,
+                sources,
+                &u.git,
+                &u.tag,
+                commit,
+                &u.signing_keys,
+                &udir,
+            )?;
+            let n = nar(&udir)?;
+            if n != nar_pin {
+                anyhow::bail!(
+                    "upstream {} NAR sha256 is {n}, but the definition pins {nar_pin}",
+                    u.tag
+                );
+            }
+            udir
+        }
+        (Origin::Git, _, _) => anyhow::bail!(
+            "{}: upstream Xen builds from git, but its commit or NAR sha256 is unpinned",
+            pkg.path.display()
+        ),
+        (Origin::Tarball, _, _) => {
+            let sha = u.tarball.sha256.as_deref().ok_or_else(|| {
+                anyhow::anyhow!("{}: {}", pkg.path.display(), unpinned_tarball(x))
+            })?;
+            let keys = pinned_keys(&defs.dir, &u.signing_keys)?;
+            sources
+                .signed_tarball_tree(&u.tarball.url, &u.tarball.sig_url, Some(sha), &keys, &udir)?
+                .root
+        }
+    };
     Ok(crate::prepare::prepare(pkg, d, &qdir, &udir, vendor)?)
 }

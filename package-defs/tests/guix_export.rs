@@ -63,8 +63,11 @@ fn guile_loads_the_exported_module_with_every_pin() {
     ] {
         let p = defs.get(name).unwrap();
         let (commit, nar) = match &p.body {
-            Body::Xen(x) => (&x.upstream.commit, &x.upstream.nar_sha256),
-            Body::QubesData(d) => (&d.source.commit, &d.source.nar_sha256),
+            Body::Xen(x) => (
+                x.upstream.commit.as_deref().unwrap(),
+                x.upstream.nar_sha256.as_deref().unwrap(),
+            ),
+            Body::QubesData(d) => (d.source.commit.as_str(), d.source.nar_sha256.as_str()),
         };
         expected += &format!("{name} {commit} {nar}\n");
     }

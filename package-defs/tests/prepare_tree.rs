@@ -32,7 +32,7 @@ fn prepare_applies_the_series_in_spec_order() {
         qubes_commit: "1".repeat(40),
         old_qubes_dir: None,
         upstream_dir: root.join("up"),
-        upstream_commit: "2".repeat(40),
+        upstream_commit: Some("2".repeat(40)),
         tarball_sha256: None,
     };
     let defs = load_dir(&dir).unwrap();

@@ -52,8 +52,8 @@ fn shipped_pins_equal_the_real_fixtures() {
             (
                 xd.upstream.git.as_str(),
                 xd.upstream.tag.as_str(),
-                xd.upstream.commit.as_str(),
-                xd.upstream.nar_sha256.as_str()
+                xd.upstream.commit.as_deref().unwrap(),
+                xd.upstream.nar_sha256.as_deref().unwrap()
             ),
             (
                 up[0].as_str(),

@@ -240,7 +240,7 @@ fn update_pins_a_signed_tag_and_a_rerun_is_served_from_the_cache() {
 
     let defs = package_defs::load_dir(&w.dir).unwrap();
     let x = defs.get("xen").unwrap().as_xen().unwrap();
-    assert_eq!(x.upstream.nar_sha256, nix_hash(&w.upstream_work));
+    assert_eq!(x.upstream.nar_sha256, Some(nix_hash(&w.upstream_work)));
     let d = defs.get("qubes-vmm-xen-data").unwrap().as_data().unwrap();
     assert_eq!(d.source.nar_sha256, nix_hash(&w.qubes_work_at_tag));
     let tarball_sha = content_hash::hash_file(&w.tarball).unwrap().0.to_hex();

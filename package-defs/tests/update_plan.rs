@@ -70,7 +70,7 @@ fn resolve_refuses_downgrades_other_streams_and_data_packages() {
         q("4.17.4-4"),
         Allow {
             downgrade: true,
-            stream: false
+            ..Allow::default()
         }
     )
     .is_ok());
@@ -80,6 +80,12 @@ fn resolve_refuses_downgrades_other_streams_and_data_packages() {
             .unwrap(),
         UpdateError::AlreadyPinned { .. }
     ));
+    // ... unless a repin is asked for.
+    let repin = Allow {
+        repin: true,
+        ..Allow::default()
+    };
+    assert!(update::resolve(&defs, "xen", q("4.17.4-5"), repin).is_ok());
     let e = update::resolve(&defs, "xen", q("4.19.4-9"), Allow::default())
         .err()
         .unwrap();
@@ -89,8 +95,8 @@ fn resolve_refuses_downgrades_other_streams_and_data_packages() {
         "xen",
         q("4.19.4-9"),
         Allow {
-            downgrade: false,
-            stream: true
+            stream: true,
+            ..Allow::default()
         }
     )
     .is_ok());
@@ -166,7 +172,7 @@ fn make_trees(root: &std::path::Path) -> Fetched {
         qubes_commit: "1111111111111111111111111111111111111111".into(),
         old_qubes_dir: Some(root.join("old")),
         upstream_dir: root.join("upstream"),
-        upstream_commit: "2222222222222222222222222222222222222222".into(),
+        upstream_commit: Some("2222222222222222222222222222222222222222".into()),
         tarball_sha256: None,
     }
 }
@@ -240,7 +246,7 @@ fn plan_reads_the_spec_hashes_like_nix_and_writes_atomically() {
     let after = load_dir(&dir).unwrap();
     let x = after.get("xen").unwrap().as_xen().unwrap();
     assert_eq!(after.get("xen").unwrap().version, q("4.17.5-1"));
-    assert_eq!(x.upstream.nar_sha256, nix_hash(&fetched.upstream_dir));
+    assert_eq!(x.upstream.nar_sha256, Some(nix_hash(&fetched.upstream_dir)));
     assert_eq!(
         x.upstream.tarball.url,
         "https://downloads.xenproject.org/release/xen/4.17.5/xen-4.17.5.tar.gz"
@@ -278,7 +284,7 @@ fn plan_reads_the_spec_hashes_like_nix_and_writes_atomically() {
     }
 
     // The Guix export carries exactly nix-hash's NAR hashes.
-    let scm = package_defs::guix::export(&after);
+    let scm = package_defs::guix::export(&after).unwrap();
     assert!(scm.contains(&format!("(base32 \"{}\")", nix_hash(&fetched.upstream_dir))));
     assert!(scm.contains(&format!("(base32 \"{}\")", nix_hash(&fetched.qubes_dir))));
 }

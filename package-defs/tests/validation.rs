@@ -32,7 +32,7 @@ fn bad_commit_names_file_line_column() {
             "commit = \"abc\"",
         )
     });
-    assert_eq!(e, format!("definitions/xen.toml:{line}:10: `upstream.commit` must be 40 lowercase hex digits (a git commit id), found 'abc'"));
+    assert_eq!(e, format!("definitions/xen.toml:{line}:10: `upstream.commit` must be 40 lowercase hex digits (a git commit id) or \"unpinned\", found 'abc'"));
 }
 
 #[test]

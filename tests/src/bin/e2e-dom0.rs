@@ -558,7 +558,11 @@ fn domu_checks(rep: &mut Reporter) {
         Ok(format!(
             "domain {domid} gone {} ms after xl destroy returned{}",
             started.elapsed().as_millis(),
-            if seen_dying { " (listed as dying meanwhile)" } else { "" }
+            if seen_dying {
+                " (listed as dying meanwhile)"
+            } else {
+                ""
+            }
         ))
     });
 }
