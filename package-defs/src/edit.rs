@@ -22,12 +22,16 @@ pub struct XenPins {
     /// `None` keeps/sets the tarball hash unpinned.
     pub tarball_sha256: Option<String>,
     pub hv_abi: String,
+    /// For a stream pinned to a commit of an unmerged branch: the new `[stream] commit`.
+    pub stream_commit: Option<String>,
 }
 
 /// New pins for a `kind = "qubes-data"` file.
 #[derive(Debug, Clone)]
 pub struct DataPins {
     pub version: QubesVersion,
+    /// `None` for data at a commit of an unmerged branch (no tag to record).
+    pub tag: Option<String>,
     pub commit: String,
     pub nar: String,
     pub config_sha256: String,
@@ -83,6 +87,13 @@ pub fn rewrite_xen(
     let root = doc.as_table_mut();
     set_version(root, &p.version);
     set(root, "hv_abi", Value::from(p.hv_abi.clone()));
+    if let Some(c) = &p.stream_commit {
+        set(
+            table(root, "stream", file)?,
+            "commit",
+            Value::from(c.clone()),
+        );
+    }
     let up = table(root, "upstream", file)?;
     set(up, "tag", Value::from(p.version.xen.upstream_tag()));
     set(up, "commit", pin_or_unpinned(&p.upstream_commit));
@@ -104,7 +115,9 @@ pub fn rewrite_data(text: &str, file: &str, p: &DataPins) -> Result<String, Edit
     let root = doc.as_table_mut();
     set_version(root, &p.version);
     let src = table(root, "source", file)?;
-    set(src, "tag", Value::from(p.version.tag()));
+    if let Some(tag) = &p.tag {
+        set(src, "tag", Value::from(tag.clone()));
+    }
     set(src, "commit", Value::from(p.commit.clone()));
     set(src, "nar_sha256", Value::from(p.nar.clone()));
     let cfg = table(root, "config", file)?;
@@ -142,6 +155,7 @@ mod tests {
         let text = "# head\nschema = 1\nversion = \"4.17.4\" # trailing\nrel = 5\n\n[source]\ntag = \"v4.17.4-5\"\ncommit = \"a\"\n# nar comment\nnar_sha256 = \"b\"\n\n[config]\nsha256 = \"c\"\n\n# series comment\n\n[[patch]]\nnumber = 1\nfile = \"x\"\nsha256 = \"d\"\n";
         let p = DataPins {
             version: QubesVersion::parse("4.17.5-1").unwrap(),
+            tag: Some("v4.17.5-1".into()),
             commit: "A".into(),
             nar: "B".into(),
             config_sha256: "C".into(),

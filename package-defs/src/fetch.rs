@@ -33,6 +33,10 @@ pub trait Sources {
         keys: &[PinnedKey],
     ) -> anyhow::Result<String>;
 
+    /// Exports commit `commit` of `repo` into the empty folder `dest` (no `.git`). There is
+    /// no signature to check: only for commits of unmerged branches, pinned by id.
+    fn commit_tree(&self, repo: &str, commit: &str, dest: &Path) -> anyhow::Result<()>;
+
     /// As [`Sources::signed_tarball`], and unpacks the tarball into the empty folder `dest`
     /// (refusing entries that would land outside it). Only a tarball whose signature checked
     /// out is returned; the tree's root is its single top-level folder (`xen-4.17.5/`).
@@ -86,6 +90,68 @@ pub fn pinned_keys(dir: &Path, fingerprints: &[String]) -> Result<Vec<PinnedKey>
         .collect()
 }
 
+/// How Qubes data is pinned: a signed tag, or (for a stream following a commit of an
+/// unmerged branch, which carries no tag) the commit id alone.
+#[derive(Debug, Clone, Copy)]
+pub enum DataRef<'a> {
+    Tag(&'a str),
+    Commit(&'a str),
+}
+
+impl<'a> DataRef<'a> {
+    /// The pin a data package records.
+    pub fn of(s: &'a crate::model::DataSource) -> Self {
+        match &s.tag {
+            Some(tag) => DataRef::Tag(tag),
+            None => DataRef::Commit(&s.commit),
+        }
+    }
+}
+
+impl std::fmt::Display for DataRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataRef::Tag(t) => write!(f, "tag {t}"),
+            DataRef::Commit(c) => write!(f, "commit {c}"),
+        }
+    }
+}
+
+/// Exports Qubes data at `r` into `dest`; returns its commit. A tag's signature is checked
+/// against `keys`; a bare commit has none to check (git still checks the objects against
+/// their ids), which is said in a warning every time.
+pub fn data_tree(
+    sources: &dyn Sources,
+    repo: &str,
+    r: DataRef<'_>,
+    keys: &[PinnedKey],
+    dest: &Path,
+) -> anyhow::Result<String> {
+    match r {
+        DataRef::Tag(tag) => sources.signed_tag_tree(repo, tag, keys, dest),
+        DataRef::Commit(c) => {
+            tracing::warn!(
+                "Qubes data at commit {c} of {repo} is not signed (a commit of an unmerged branch carries no signed tag): pinned by commit id only"
+            );
+            sources.commit_tree(repo, c, dest)?;
+            Ok(c.to_string())
+        }
+    }
+}
+
+/// The version and rel a commit of `xen_pkg`'s stream carries in its `version` and `rel`
+/// files (what `update --commit` moves to).
+pub fn version_at_commit(
+    repo: &str,
+    commit: &str,
+    sources: &dyn Sources,
+    work: &Path,
+) -> anyhow::Result<crate::version::QubesVersion> {
+    let dest = work.join("qubes-probe");
+    sources.commit_tree(repo, commit, &dest)?;
+    Ok(crate::spec::read_tree(&dest)?.version)
+}
+
 /// Fetches and verifies everything an update of `t` needs into `work`: the Qubes data at the
 /// new tag, at the pinned tag (for diffs), and upstream Xen at the release tag.
 pub fn fetch_for_update(
@@ -100,34 +166,30 @@ pub fn fetch_for_update(
     let xen_keys = pinned_keys(dir, &t.xen.upstream.signing_keys)?;
     let new_dir = work.join("qubes-new");
     let tag = t.version.tag();
-    let qubes_commit = sources
-        .signed_tag_tree(&t.xen.stream.repo, &tag, &qubes_keys, &new_dir)
-        .with_context(|| format!("Qubes data {tag} from {}", t.xen.stream.repo))?;
-    // The old tree only feeds the report; an unreachable old tag is not fatal.
-    let old_dir = work.join("qubes-old");
-    let old_qubes_dir = match sources.signed_tag_tree(
-        &t.data.source.repo,
-        &t.data.source.tag,
-        &qubes_keys,
-        &old_dir,
-    ) {
-        Ok(c) if c == t.data.source.commit => Some(old_dir),
-        Ok(c) => {
-            tracing::warn!(
-                "pinned tag {} now points at {c}, not the pinned {}; config diff skipped",
-                t.data.source.tag,
-                t.data.source.commit
-            );
-            None
-        }
-        Err(e) => {
-            tracing::warn!(
-                "cannot fetch the pinned {} for the report: {e:#}",
-                t.data.source.tag
-            );
-            None
-        }
+    let new_ref = match &t.commit {
+        Some(c) => DataRef::Commit(c),
+        None => DataRef::Tag(&tag),
     };
+    let qubes_commit = data_tree(sources, &t.xen.stream.repo, new_ref, &qubes_keys, &new_dir)
+        .with_context(|| format!("Qubes data {new_ref} from {}", t.xen.stream.repo))?;
+    // The old tree only feeds the report; an unreachable old pin is not fatal.
+    let old_dir = work.join("qubes-old");
+    let old_ref = DataRef::of(&t.data.source);
+    let old_qubes_dir =
+        match data_tree(sources, &t.data.source.repo, old_ref, &qubes_keys, &old_dir) {
+            Ok(c) if c == t.data.source.commit => Some(old_dir),
+            Ok(c) => {
+                tracing::warn!(
+                    "pinned {old_ref} now points at {c}, not the pinned {}; config diff skipped",
+                    t.data.source.commit
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!("cannot fetch the pinned {old_ref} for the report: {e:#}");
+                None
+            }
+        };
     let up_tag = t.version.xen.upstream_tag();
     let up_dir = work.join("upstream");
     let (url, sig) = crate::update::tarball_urls(t);
@@ -330,6 +392,12 @@ impl Sources for GitSources {
         }
         bare.export_tree(&commit, dest)?;
         Ok(commit)
+    }
+
+    fn commit_tree(&self, repo: &str, commit: &str, dest: &Path) -> anyhow::Result<()> {
+        let bare = self.git.fetch_commit(repo, commit)?;
+        bare.export_tree(commit, dest)?;
+        Ok(())
     }
 
     fn signed_tarball(

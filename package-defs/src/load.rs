@@ -692,10 +692,16 @@ fn parse_data(
         );
         let repo = cx.string(t, "source", "repo", check_url);
         let expected = version.zip(rel).map(|(v, r)| format!("v{v}-{r}"));
-        let tag = cx.string(t, "source", "tag", |s| match &expected {
-            Some(e) if s != e => Err(format!("must be '{e}' (v<version>-<rel>)")),
-            _ => check_nonempty(s),
-        });
+        // Absent for a commit of an unmerged branch (checked against the stream in cross_check).
+        let tag = match t.get("tag") {
+            None => Some(None),
+            Some(_) => cx
+                .string(t, "source", "tag", |s| match &expected {
+                    Some(e) if s != e => Err(format!("must be '{e}' (v<version>-<rel>)")),
+                    _ => check_nonempty(s),
+                })
+                .map(Some),
+        };
         let commit = cx.string(t, "source", "commit", check_commit);
         let nar = cx.string(t, "source", "nar_sha256", check_nar);
         let keys = cx.keys(t, "source");
@@ -795,7 +801,21 @@ fn cross_check(loaded: &[Loaded], problems: &mut Vec<Problem>) {
                     l.version_at,
                     format!("version-rel {} differs from data package '{}' ({}); both must pin the same Qubes tag", l.package.version, x.data, d.package.version),
                 )),
-                Body::QubesData(_) => {}
+                Body::QubesData(dd) => match (&x.stream.reference, &dd.source.tag) {
+                    (StreamRef::Commit(c), None) if *c != dd.source.commit => problems.push(at(
+                        l.data_at,
+                        format!("[stream] pins commit {c}, but data package '{}' pins commit {} (`source.commit`); both must pin the same commit", x.data, dd.source.commit),
+                    )),
+                    (StreamRef::Commit(c), Some(tag)) => problems.push(at(
+                        l.data_at,
+                        format!("[stream] pins commit {c} of an unmerged branch, but data package '{}' pins the tag {tag}; remove `source.tag` there and pin `source.commit = \"{c}\"`", x.data),
+                    )),
+                    (StreamRef::Branch(b), None) => problems.push(at(
+                        l.data_at,
+                        format!("this stream follows branch {b}'s signed tags, but data package '{}' has no `source.tag`; add `tag = \"v{}\"` to its [source]", x.data, l.package.version),
+                    )),
+                    _ => {}
+                },
                 Body::Xen(_) => problems.push(at(l.data_at, format!("`data` names '{}', which is of kind \"xen\"; expected a \"qubes-data\" package", x.data))),
             },
         }

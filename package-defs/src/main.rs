@@ -11,6 +11,7 @@ use package_defs::{guix, load_dir, txn, verify, Body, Definitions, QubesVersion}
 
 const EXAMPLES: &str = "Examples:
   package-defs update xen 4.17.4-6 --diff
+  package-defs update qubes-xen-next --commit 0123456789abcdef0123456789abcdef01234567
   package-defs update qubes-xen-next 4.19.5-1 --dry-run --json
   package-defs --url-rewrite https://github.com/=http://mirror.local/github/ verify
   package-defs prepare xen --vendor vendor
@@ -60,13 +61,19 @@ enum Command {
     },
     /// Pin a new Qubes tag: fetch, verify signatures, hash, rewrite the definitions atomically.
     #[command(
-        after_help = "Examples:\n  package-defs update xen 4.17.4-6\n  package-defs update xen 4.17.4-6 --dry-run --diff\n  package-defs update xen 4.19.4-9 --allow-stream --json"
+        after_help = "Examples:\n  package-defs update xen 4.17.4-6\n  package-defs update xen 4.17.4-6 --dry-run --diff\n  package-defs update xen 4.19.4-9 --allow-stream --json\n  package-defs update xen 4.17.4-5 --repin          # after switching upstream.origin\n  package-defs update qubes-xen-next --commit 0123456789abcdef0123456789abcdef01234567"
     )]
     Update {
         /// A package of kind "xen" (its data package is updated with it).
         package: String,
-        /// VERSION-REL, e.g. 4.17.4-6 (the Qubes tag is v<VERSION-REL>).
-        version: String,
+        /// VERSION-REL, e.g. 4.17.4-6 (the Qubes tag is v<VERSION-REL>). With --commit it may
+        /// be left out (read from the commit's `version` and `rel` files).
+        version: Option<String>,
+        /// For a stream pinned to a commit of an unmerged branch: move it to this commit
+        /// (40 hex digits). Such commits carry no signed tag: the Qubes data is pinned by id,
+        /// unsigned (the report says so); upstream Xen is still signature-checked.
+        #[arg(long, value_name = "SHA")]
+        commit: Option<String>,
         /// Accept a version older than the pinned one.
         #[arg(long)]
         allow_downgrade: bool,
@@ -256,21 +263,38 @@ fn run(cli: &Cli) -> Result<()> {
             json,
             skip_tarball,
             repin,
+            commit,
         } => {
             let defs = load(cli)?;
-            let version = QubesVersion::parse(version)?;
-            let t = update::resolve(
-                &defs,
-                package,
-                version,
-                Allow {
-                    downgrade: *allow_downgrade,
-                    stream: *allow_stream,
-                    repin: *repin,
-                },
-            )?;
+            let allow = Allow {
+                downgrade: *allow_downgrade,
+                stream: *allow_stream,
+                repin: *repin,
+            };
+            let asked = version.as_deref().map(QubesVersion::parse).transpose()?;
             let sources = sources(cli)?;
             let work = tempfile::tempdir().context("cannot create a work folder")?;
+            let t = match (commit, asked) {
+                (None, Some(v)) => update::resolve(&defs, package, v, allow)?,
+                (None, None) => anyhow::bail!(
+                    "update {package}: give the VERSION-REL to pin (e.g. 4.17.4-6), or --commit SHA for a stream pinned to a commit"
+                ),
+                (Some(c), asked) => {
+                    // Refuse a tagged stream, an unknown package or a bad id before fetching.
+                    let x = update::commit_stream(&defs, package, c)?;
+                    let found = fetch::version_at_commit(&x.stream.repo, c, &sources, work.path())
+                        .with_context(|| format!("Qubes data at commit {c} of {}", x.stream.repo))?;
+                    if let Some(v) = asked.filter(|v| *v != found) {
+                        return Err(update::UpdateError::CommitMismatch {
+                            commit: c.clone(),
+                            found,
+                            expected: v,
+                        }
+                        .into());
+                    }
+                    update::resolve_commit(&defs, package, c, found, allow)?
+                }
+            };
             let fetched =
                 fetch::fetch_for_update(&defs.dir, &t, &sources, work.path(), !skip_tarball)?;
             let plan = update::plan(&defs, &t, &fetched)?;
@@ -525,7 +549,10 @@ fn show_text(p: &package_defs::Package) -> String {
             let _ = writeln!(
                 s,
                 "  source: {} {} {}\n    nar sha256 {}",
-                so.repo, so.tag, so.commit, so.nar_sha256
+                so.repo,
+                so.tag.as_deref().unwrap_or("(untagged commit, unsigned)"),
+                so.commit,
+                so.nar_sha256
             );
             let _ = writeln!(s, "  signing keys: {}", so.signing_keys.join(", "));
             let _ = writeln!(s, "  config: {} sha256 {}", d.config.file, d.config.sha256);

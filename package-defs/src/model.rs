@@ -114,7 +114,9 @@ pub struct DataDef {
 #[derive(Debug, Clone, Serialize)]
 pub struct DataSource {
     pub repo: String,
-    pub tag: String,
+    /// The signed tag `v<version>-<rel>`; `None` for the data of a stream pinned to a commit
+    /// of an unmerged branch (such commits carry no tag: pinned by commit id alone).
+    pub tag: Option<String>,
     pub commit: String,
     pub nar_sha256: String,
     pub signing_keys: Vec<String>,

@@ -19,12 +19,28 @@ use crate::version::QubesVersion;
 pub enum UpdateError {
     #[error("unknown package '{name}'; known: {known}")]
     UnknownPackage { name: String, known: String },
-    #[error("{path}: {name}'s [stream] pins commit {commit} of an unmerged branch of {repo}; such a commit carries no signed tag, so `update` (which pins only signed, verified tags) cannot move it. To follow Qubes' tagged releases, replace `commit = \"...\"` with `branch = \"<branch>\"` in [stream]; to follow another unmerged commit, change the pins by hand")]
+    #[error("{path}: {name}'s [stream] pins commit {commit} of an unmerged branch of {repo}, which has no signed `v<version>-<rel>` tags to move to; move it to another commit with `package-defs update {name} --commit <40-hex commit>`, or follow Qubes' tagged releases by replacing `commit = \"...\"` with `branch = \"<branch>\"` in [stream]")]
     CommitPinnedStream {
         path: String,
         name: String,
         commit: String,
         repo: String,
+    },
+    #[error("{path}: {name} follows the signed tags of branch {branch}; `--commit` is only for a stream pinned to a commit of an unmerged branch (`commit = \"...\"` in [stream]); give VERSION-REL instead")]
+    NotCommitPinned {
+        path: String,
+        name: String,
+        branch: String,
+    },
+    #[error("--commit {0:?}: expected a full commit id, 40 lowercase hex digits")]
+    BadCommit(String),
+    #[error("{name}: commit {commit} is already pinned; nothing to do")]
+    CommitAlreadyPinned { name: String, commit: String },
+    #[error("commit {commit} holds version {found} in its `version`/`rel` files, not the {expected} asked for")]
+    CommitMismatch {
+        commit: String,
+        found: QubesVersion,
+        expected: QubesVersion,
     },
     #[error("'{name}' is a data package; update the xen package that uses it ({users})")]
     DataPackage { name: String, users: String },
@@ -78,6 +94,9 @@ pub struct Target<'a> {
     pub data_pkg: &'a Package,
     pub data: &'a DataDef,
     pub version: QubesVersion,
+    /// For a stream pinned to a commit of an unmerged branch: the commit to move to (its
+    /// data is pinned by id, without a tag).
+    pub commit: Option<String>,
 }
 
 /// Resolves `name` and checks the requested version against the stream and the current pin.
@@ -87,19 +106,71 @@ pub fn resolve<'a>(
     version: QubesVersion,
     allow: Allow,
 ) -> Result<Target<'a>, UpdateError> {
+    resolve_ref(defs, name, version, None, allow)
+}
+
+/// For a stream pinned to a commit of an unmerged branch: resolves `name` for a move to
+/// `commit`, whose `version`/`rel` files say `version` (see `fetch::version_at_commit`).
+pub fn resolve_commit<'a>(
+    defs: &'a Definitions,
+    name: &str,
+    commit: &str,
+    version: QubesVersion,
+    allow: Allow,
+) -> Result<Target<'a>, UpdateError> {
+    if crate::load::check_commit(commit).is_err() {
+        return Err(UpdateError::BadCommit(commit.into()));
+    }
+    resolve_ref(defs, name, version, Some(commit), allow)
+}
+
+/// The xen package `name` if `--commit commit` can apply to it (its stream is pinned to a
+/// commit, and `commit` is a full id): checked before anything is fetched.
+pub fn commit_stream<'a>(
+    defs: &'a Definitions,
+    name: &str,
+    commit: &str,
+) -> Result<&'a XenDef, UpdateError> {
+    let (pkg, xen) = xen_package(defs, name)?;
+    if let crate::model::StreamRef::Branch(branch) = &xen.stream.reference {
+        return Err(UpdateError::NotCommitPinned {
+            path: pkg.path.display().to_string(),
+            name: name.into(),
+            branch: branch.clone(),
+        });
+    }
+    if crate::load::check_commit(commit).is_err() {
+        return Err(UpdateError::BadCommit(commit.into()));
+    }
+    Ok(xen)
+}
+
+/// The xen package `name`, for errors before anything is fetched.
+pub fn xen_package<'a>(
+    defs: &'a Definitions,
+    name: &str,
+) -> Result<(&'a Package, &'a XenDef), UpdateError> {
     let pkg = defs.get(name).ok_or_else(|| UpdateError::UnknownPackage {
         name: name.into(),
         known: defs.names().join(", "),
     })?;
-    let xen = match &pkg.body {
-        Body::Xen(x) => x,
-        Body::QubesData(_) => {
-            return Err(UpdateError::DataPackage {
-                name: name.into(),
-                users: defs.data_users(name).join(", "),
-            });
-        }
-    };
+    match &pkg.body {
+        Body::Xen(x) => Ok((pkg, x)),
+        Body::QubesData(_) => Err(UpdateError::DataPackage {
+            name: name.into(),
+            users: defs.data_users(name).join(", "),
+        }),
+    }
+}
+
+fn resolve_ref<'a>(
+    defs: &'a Definitions,
+    name: &str,
+    version: QubesVersion,
+    commit: Option<&str>,
+    allow: Allow,
+) -> Result<Target<'a>, UpdateError> {
+    let (pkg, xen) = xen_package(defs, name)?;
     // The loader guarantees `data` names a qubes-data package.
     let data_pkg = defs
         .get(&xen.data)
@@ -114,14 +185,31 @@ pub fn resolve<'a>(
             known: defs.names().join(", "),
         })?;
     // A commit of an unmerged branch has no `v<version>-<rel>` tag whose signature could be
-    // checked: moving such a stream is a human decision, not something to automate unverified.
-    if let crate::model::StreamRef::Commit(commit) = &xen.stream.reference {
-        return Err(UpdateError::CommitPinnedStream {
-            path: pkg.path.display().to_string(),
-            name: name.into(),
-            commit: commit.clone(),
-            repo: xen.stream.repo.clone(),
-        });
+    // checked: such a stream moves only to a commit a human names (`--commit`), and a tagged
+    // stream only to tags.
+    match (&xen.stream.reference, commit) {
+        (crate::model::StreamRef::Commit(pinned), None) => {
+            return Err(UpdateError::CommitPinnedStream {
+                path: pkg.path.display().to_string(),
+                name: name.into(),
+                commit: pinned.clone(),
+                repo: xen.stream.repo.clone(),
+            });
+        }
+        (crate::model::StreamRef::Branch(branch), Some(_)) => {
+            return Err(UpdateError::NotCommitPinned {
+                path: pkg.path.display().to_string(),
+                name: name.into(),
+                branch: branch.clone(),
+            });
+        }
+        (crate::model::StreamRef::Commit(pinned), Some(c)) if pinned == c && !allow.repin => {
+            return Err(UpdateError::CommitAlreadyPinned {
+                name: name.into(),
+                commit: c.into(),
+            });
+        }
+        _ => {}
     }
     let series = version.xen.series();
     if series != xen.stream.xen_series && !allow.stream {
@@ -132,7 +220,8 @@ pub fn resolve<'a>(
             stream: xen.stream.xen_series.clone(),
         });
     }
-    if version == pkg.version && !allow.repin {
+    // On an unmerged branch, new commits may keep the version: only the commit must move.
+    if version == pkg.version && !allow.repin && commit.is_none() {
         return Err(UpdateError::AlreadyPinned {
             name: name.into(),
             target: version,
@@ -151,6 +240,7 @@ pub fn resolve<'a>(
         data_pkg,
         data,
         version,
+        commit: commit.map(str::to_string),
     })
 }
 
@@ -218,7 +308,11 @@ pub struct Report {
     pub package: String,
     pub data_package: String,
     pub version: Change<String>,
-    pub qubes_tag: Change<String>,
+    /// `None` for data pinned by commit (a stream following an unmerged branch).
+    pub qubes_tag: Change<Option<String>>,
+    /// Whether the new Qubes data came with a signature that was checked (a signed tag); data
+    /// at a commit of an unmerged branch has none.
+    pub qubes_signed: bool,
     pub qubes_commit: Change<String>,
     pub upstream_tag: Change<String>,
     /// `git` or `tarball`: where upstream Xen was fetched from.
@@ -360,10 +454,17 @@ fn security(old: &[PatchPin], new: &[PatchPin], patches: &PatchReport) -> Securi
 pub fn plan(defs: &Definitions, t: &Target<'_>, f: &Fetched) -> Result<Plan, UpdateError> {
     let tree: QubesTree = spec::read_tree(&f.qubes_dir)?;
     if tree.version != t.version {
-        return Err(UpdateError::TagMismatch {
-            tag: t.version.tag(),
-            found: tree.version,
-            expected: t.version.clone(),
+        return Err(match &t.commit {
+            Some(c) => UpdateError::CommitMismatch {
+                commit: c.clone(),
+                found: tree.version,
+                expected: t.version.clone(),
+            },
+            None => UpdateError::TagMismatch {
+                tag: t.version.tag(),
+                found: tree.version,
+                expected: t.version.clone(),
+            },
         });
     }
     let mut patches = Vec::with_capacity(tree.series.len());
@@ -414,6 +515,8 @@ pub fn plan(defs: &Definitions, t: &Target<'_>, f: &Fetched) -> Result<Plan, Upd
     let data_old = read(t.data_pkg)?;
     let xen_file = t.xen_pkg.path.display().to_string();
     let data_file = t.data_pkg.path.display().to_string();
+    // Data at a commit of an unmerged branch has no tag to record.
+    let new_tag = t.commit.is_none().then(|| t.version.tag());
     let xen_new = edit::rewrite_xen(
         &xen_old,
         &xen_file,
@@ -424,6 +527,7 @@ pub fn plan(defs: &Definitions, t: &Target<'_>, f: &Fetched) -> Result<Plan, Upd
             upstream_nar: upstream_nar.clone(),
             tarball_sha256: f.tarball_sha256.clone(),
             hv_abi: hv_abi.clone(),
+            stream_commit: t.commit.clone(),
         },
     )?;
     let data_new = edit::rewrite_data(
@@ -431,6 +535,7 @@ pub fn plan(defs: &Definitions, t: &Target<'_>, f: &Fetched) -> Result<Plan, Upd
         &data_file,
         &DataPins {
             version: t.version.clone(),
+            tag: new_tag.clone(),
             commit: f.qubes_commit.clone(),
             nar: qubes_nar,
             config_sha256: config_sha256.clone(),
@@ -468,8 +573,9 @@ pub fn plan(defs: &Definitions, t: &Target<'_>, f: &Fetched) -> Result<Plan, Upd
         },
         qubes_tag: Change {
             old: t.data.source.tag.clone(),
-            new: t.version.tag(),
+            new: new_tag.clone(),
         },
+        qubes_signed: new_tag.is_some(),
         qubes_commit: Change {
             old: t.data.source.commit.clone(),
             new: f.qubes_commit.clone(),
@@ -518,8 +624,22 @@ pub fn render(r: &Report) -> String {
     };
     let _ = writeln!(s, "{} (data: {})", r.package, r.data_package);
     arrow(&mut s, "version", &r.version);
-    arrow(&mut s, "qubes tag", &r.qubes_tag);
+    let tag = |t: &Option<String>| t.clone().unwrap_or_else(|| "(untagged commit)".into());
+    arrow(
+        &mut s,
+        "qubes tag",
+        &Change {
+            old: tag(&r.qubes_tag.old),
+            new: tag(&r.qubes_tag.new),
+        },
+    );
     arrow(&mut s, "qubes commit", &r.qubes_commit);
+    if !r.qubes_signed {
+        let _ = writeln!(
+            s,
+            "  qubes data: UNSIGNED (a commit of an unmerged branch has no signed tag; pinned by commit id only)"
+        );
+    }
     arrow(&mut s, "upstream tag", &r.upstream_tag);
     let _ = writeln!(s, "  upstream origin: {}", r.upstream_origin);
     arrow(&mut s, "upstream commit", &r.upstream_commit);

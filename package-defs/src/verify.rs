@@ -47,6 +47,30 @@ fn fetch_pinned(
     Ok(())
 }
 
+/// Fetches Qubes data as pinned: a signed tag (checked, and its commit compared with the pin)
+/// or, for an unmerged branch, the pinned commit itself.
+fn fetch_data(
+    dir: &Path,
+    sources: &dyn Sources,
+    s: &crate::model::DataSource,
+    dest: &Path,
+) -> anyhow::Result<()> {
+    match &s.tag {
+        Some(tag) => fetch_pinned(dir, sources, &s.repo, tag, &s.commit, &s.signing_keys, dest),
+        None => {
+            let keys = pinned_keys(dir, &s.signing_keys)?;
+            crate::fetch::data_tree(
+                sources,
+                &s.repo,
+                crate::fetch::DataRef::Commit(&s.commit),
+                &keys,
+                dest,
+            )?;
+            Ok(())
+        }
+    }
+}
+
 fn check_xen(
     dir: &Path,
     x: &XenDef,
@@ -128,16 +152,11 @@ fn check_data(
     c: &mut PackageCheck,
 ) -> anyhow::Result<()> {
     let s = &d.source;
-    fetch_pinned(
-        dir,
-        sources,
-        &s.repo,
-        &s.tag,
-        &s.commit,
-        &s.signing_keys,
-        dest,
-    )?;
-    c.checked.push("signed tag + commit".into());
+    fetch_data(dir, sources, s, dest)?;
+    c.checked.push(match s.tag {
+        Some(_) => "signed tag + commit".into(),
+        None => "commit (unsigned: unmerged branch, pinned by id)".into(),
+    });
     let n = nar(dest)?;
     if n != s.nar_sha256 {
         c.problems
@@ -225,16 +244,7 @@ pub fn fetch_and_prepare(
         .as_data()
         .ok_or_else(|| anyhow::anyhow!("'{}' is not a data package", x.data))?;
     let qdir = work.join("qubes");
-    let s = &d.source;
-    fetch_pinned(
-        &defs.dir,
-        sources,
-        &s.repo,
-        &s.tag,
-        &s.commit,
-        &s.signing_keys,
-        &qdir,
-    )?;
+    fetch_data(&defs.dir, sources, &d.source, &qdir)?;
     let udir = work.join("upstream");
     let u = &x.upstream;
     let udir = match (u.origin, u.commit.as_deref(), u.nar_sha256.as_deref()) {

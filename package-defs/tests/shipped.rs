@@ -79,7 +79,7 @@ fn shipped_pins_equal_the_real_fixtures() {
         assert_eq!(
             (
                 dd.source.repo.as_str(),
-                dd.source.tag.as_str(),
+                dd.source.tag.as_deref().unwrap(),
                 dd.source.commit.as_str(),
                 dd.source.nar_sha256.as_str()
             ),

@@ -26,6 +26,17 @@ fn a_stream_pinned_to_an_unmerged_commit_is_not_updated_to_unverifiable_pins() {
         text.replace("branch = \"main\"", &format!("commit = \"{commit}\"")),
     )
     .unwrap();
+    // Its data is pinned to the same commit, without a tag (a loader rule, checked below).
+    let df = dir.join("qubes-xen-next-data.toml");
+    let dtext = std::fs::read_to_string(&df).unwrap();
+    let real = "11439be4649658555b5e530b6f526c4e63d6ceb2";
+    std::fs::write(
+        &df,
+        dtext
+            .replace("tag = \"v4.19.4-9\"\n", "")
+            .replace(real, commit),
+    )
+    .unwrap();
     let defs = load_dir(&dir).unwrap();
     let e = update::resolve(&defs, "qubes-xen-next", q("4.19.5-1"), Allow::default())
         .err()
@@ -36,7 +47,33 @@ fn a_stream_pinned_to_an_unmerged_commit_is_not_updated_to_unverifiable_pins() {
         msg.starts_with(&format!("{}: qubes-xen-next's [stream] pins commit {commit} of an unmerged branch of https://github.com/QubesOS/qubes-vmm-xen", f.display())),
         "{msg}"
     );
-    assert!(msg.contains("no signed tag"), "{msg}");
+    assert!(
+        msg.contains("no signed `v<version>-<rel>` tags")
+            && msg.contains("package-defs update qubes-xen-next --commit <40-hex commit>"),
+        "{msg}"
+    );
+    // The loader keeps stream and data consistent: a tag on the data, or another commit.
+    std::fs::write(&df, dtext.replace(real, commit)).unwrap();
+    let e = load_dir(&dir).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            "but data package 'qubes-xen-next-data' pins the tag v4.19.4-9; remove `source.tag`"
+        ),
+        "{e}"
+    );
+    std::fs::write(&df, dtext.replace("tag = \"v4.19.4-9\"\n", "")).unwrap();
+    let e = load_dir(&dir).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("[stream] pins commit {commit}, but data package 'qubes-xen-next-data' pins commit {real}")),
+        "{e}"
+    );
+    std::fs::write(
+        &df,
+        dtext
+            .replace("tag = \"v4.19.4-9\"\n", "")
+            .replace(real, commit),
+    )
+    .unwrap();
     // The other stream is unaffected.
     assert!(update::resolve(&defs, "xen", q("4.17.5-1"), Allow::default()).is_ok());
     // The CLI gives that one error before any network I/O and leaves every file as it was.
@@ -44,7 +81,10 @@ fn a_stream_pinned_to_an_unmerged_commit_is_not_updated_to_unverifiable_pins() {
     let o = run(&["update", "qubes-xen-next", "4.19.5-1"], &dir);
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(err.contains(&format!("pins commit {commit}")), "{err}");
+    assert!(
+        err.contains(&format!("qubes-xen-next's [stream] pins commit {commit}")),
+        "{err}"
+    );
     assert_eq!(
         err.lines().filter(|l| l.starts_with("error:")).count(),
         1,
@@ -253,7 +293,7 @@ fn plan_reads_the_spec_hashes_like_nix_and_writes_atomically() {
     );
     let d = after.get("qubes-vmm-xen-data").unwrap().as_data().unwrap();
     assert_eq!(d.source.nar_sha256, nix_hash(&fetched.qubes_dir));
-    assert_eq!(d.source.tag, "v4.17.5-1");
+    assert_eq!(d.source.tag.as_deref(), Some("v4.17.5-1"));
     let order: Vec<u32> = d.patches.iter().map(|p| p.number).collect();
     assert_eq!(order, [1000, 201, 502, 503]);
     let sha = |f: &str| {
