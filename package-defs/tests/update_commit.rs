@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use test_servers::git::GitServer;
-use test_servers::{GpgKey, HttpServer};
+use test_servers::HttpServer;
 
 const QUBES_URL: &str = "https://github.com/QubesOS/qubes-vmm-xen";
 const XEN_URL: &str = "https://xenbits.xen.org/git-http/xen.git";
@@ -43,13 +43,14 @@ fn spec<'a>(version: &'a str, rel: &'a str, line: &'a str, config: &str) -> Qube
 }
 
 fn world() -> World {
-    let tmp = tempfile::tempdir().unwrap();
-    let http = HttpServer::start().unwrap();
-    let git = GitServer::mount(&http).unwrap();
-    let qubes_key = GpgKey::generate("Test Qubes Signer <qubes@example.org>", "ed25519").unwrap();
-    let xen_key = GpgKey::generate("Test Xen Signer <xen@example.org>", "ed25519").unwrap();
-    let dir = tmp.path().join("definitions");
-    definitions_for_test_keys(&dir, &qubes_key, &xen_key);
+    let Loopback {
+        tmp,
+        http,
+        git,
+        qubes_key: _,
+        xen_key,
+        dir,
+    } = Loopback::start();
 
     // Two untagged commits of an unmerged branch: the pinned one and the next.
     let qubes = git.create_repo("qubes-vmm-xen").unwrap();
@@ -126,20 +127,9 @@ impl World {
     }
 
     fn fails(&self, args: &[&str], expect: &str) {
-        let before = snapshot(&self.dir);
-        let o = self.run(args);
-        let err = stderr(&o);
-        assert!(!o.status.success(), "expected failure for {args:?}");
-        assert!(
-            err.contains(expect),
-            "for {args:?} expected '{expect}' in:\n{err}"
-        );
-        assert_eq!(
-            err.lines().filter(|l| l.starts_with("error:")).count(),
-            1,
-            "one error:\n{err}"
-        );
-        assert_eq!(snapshot(&self.dir), before, "definitions changed");
+        fails_unchanged(&self.dir, &format!("{args:?}"), &[expect], || {
+            self.run(args)
+        });
     }
 }
 

@@ -81,15 +81,15 @@ fn copy_plain(from: &Path, to: &Path) {
 }
 
 fn world() -> World {
-    let tmp = tempfile::tempdir().unwrap();
-    let http = HttpServer::start().unwrap();
-    let git = GitServer::mount(&http).unwrap();
-    let qubes_key = GpgKey::generate("Test Qubes Signer <qubes@example.org>", "ed25519").unwrap();
-    let xen_key = GpgKey::generate("Test Xen Signer <xen@example.org>", "ed25519").unwrap();
-
     // Definitions pinned to the test keys instead of the real ones.
-    let dir = tmp.path().join("definitions");
-    definitions_for_test_keys(&dir, &qubes_key, &xen_key);
+    let Loopback {
+        tmp,
+        http,
+        git,
+        qubes_key,
+        xen_key,
+        dir,
+    } = Loopback::start();
 
     let qubes = git.create_repo("qubes-vmm-xen").unwrap();
     // The pinned tag exists too (with another commit than the real pin, so the report's
@@ -168,29 +168,9 @@ impl World {
 
     /// Runs a failing update and checks it left every definition byte-identical.
     fn fails(&self, args: &[&str], expect: &str) -> String {
-        let before = snapshot(&self.dir);
-        let o = self.run(args);
-        let err = stderr(&o);
-        assert!(
-            !o.status.success(),
-            "expected failure for {args:?}: {}",
-            err
-        );
-        assert!(
-            err.contains(expect),
-            "for {args:?} expected '{expect}' in:\n{err}"
-        );
-        assert_eq!(
-            err.lines().filter(|l| l.starts_with("error:")).count(),
-            1,
-            "one error:\n{err}"
-        );
-        assert_eq!(
-            snapshot(&self.dir),
-            before,
-            "definitions changed after {args:?}"
-        );
-        err
+        fails_unchanged(&self.dir, &format!("{args:?}"), &[expect], || {
+            self.run(args)
+        })
     }
 
     fn tag_tree(&self, tag: &str, spec: &QubesSpec<'_>, key: Option<&GpgKey>) {
@@ -256,12 +236,7 @@ fn update_pins_a_signed_tag_and_a_rerun_is_served_from_the_cache() {
     let updated = snapshot(&w.dir);
 
     // Back to the original pins; the identical update must not touch the network.
-    std::fs::remove_dir_all(&w.dir).unwrap();
-    for (p, bytes) in &original {
-        let f = w.dir.join(p);
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(f, bytes).unwrap();
-    }
+    restore(&w.dir, &original);
     let before = w.http.request_count();
     let o = w.run(&["update", "xen", "4.17.5-1", "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -459,12 +434,7 @@ fn kill_9_of_the_binary_during_the_write_leaves_old_or_new_and_a_rerun_succeeds(
                 "4.17.5-1"
             );
             // Restore for the rerun check below.
-            std::fs::remove_dir_all(&w.dir).unwrap();
-            for (p, bytes) in &old {
-                let f = w.dir.join(p);
-                std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-                std::fs::write(f, bytes).unwrap();
-            }
+            restore(&w.dir, &old);
         }
         let o = w.run(&["update", "xen", "4.17.5-1", "--quiet"]);
         assert!(
@@ -472,12 +442,7 @@ fn kill_9_of_the_binary_during_the_write_leaves_old_or_new_and_a_rerun_succeeds(
             "rerun after kill at {point}: {}",
             stderr(&o)
         );
-        std::fs::remove_dir_all(&w.dir).unwrap();
-        for (p, bytes) in &old {
-            let f = w.dir.join(p);
-            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-            std::fs::write(f, bytes).unwrap();
-        }
+        restore(&w.dir, &old);
     }
 }
 

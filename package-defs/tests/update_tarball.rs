@@ -38,13 +38,14 @@ struct World {
 /// Qubes tags v4.17.4-5 and v4.17.5-1 over git; Xen 4.17.4 and 4.17.5 only as signed
 /// tarballs (their git repository does not exist); definitions with `origin = "tarball"`.
 fn world() -> World {
-    let tmp = tempfile::tempdir().unwrap();
-    let http = HttpServer::start().unwrap();
-    let git = GitServer::mount(&http).unwrap();
-    let qubes_key = GpgKey::generate("Test Qubes Signer <qubes@example.org>", "ed25519").unwrap();
-    let xen_key = GpgKey::generate("Test Xen Signer <xen@example.org>", "ed25519").unwrap();
-    let dir = tmp.path().join("definitions");
-    definitions_for_test_keys(&dir, &qubes_key, &xen_key);
+    let Loopback {
+        tmp,
+        http,
+        git,
+        qubes_key,
+        xen_key,
+        dir,
+    } = Loopback::start();
     // The next stream pins real commits the loopback servers do not have.
     for f in ["qubes-xen-next.toml", "qubes-xen-next-data.toml"] {
         std::fs::remove_file(dir.join(f)).unwrap();
@@ -151,30 +152,7 @@ impl World {
     }
 
     fn fails(&self, args: &[&str], expect: &[&str]) -> String {
-        let before = snapshot(&self.dir);
-        let o = self.run(args);
-        let err = stderr(&o);
-        assert!(!o.status.success(), "expected failure for {args:?}");
-        for e in expect {
-            assert!(err.contains(e), "for {args:?} expected '{e}' in:\n{err}");
-        }
-        assert_eq!(
-            err.lines().filter(|l| l.starts_with("error:")).count(),
-            1,
-            "one error:\n{err}"
-        );
-        assert_eq!(snapshot(&self.dir), before, "definitions changed");
-        err
-    }
-}
-
-/// Puts a [`snapshot`] back in place of `dir`.
-fn restore(dir: &Path, files: &[(PathBuf, Vec<u8>)]) {
-    std::fs::remove_dir_all(dir).unwrap();
-    for (p, bytes) in files {
-        let f = dir.join(p);
-        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
-        std::fs::write(f, bytes).unwrap();
+        fails_unchanged(&self.dir, &format!("{args:?}"), expect, || self.run(args))
     }
 }
 

@@ -114,6 +114,73 @@ pub fn definitions_for_test_keys(
     }
 }
 
+/// Loopback servers (HTTP, with `git http-backend` mounted under `/git/`), the two signing
+/// keys a test makes, and the shipped definitions pinned to them in `<tmp>/definitions`.
+pub struct Loopback {
+    pub tmp: tempfile::TempDir,
+    pub http: test_servers::HttpServer,
+    pub git: test_servers::git::GitServer,
+    pub qubes_key: test_servers::GpgKey,
+    pub xen_key: test_servers::GpgKey,
+    pub dir: PathBuf,
+}
+
+impl Loopback {
+    pub fn start() -> Self {
+        use test_servers::GpgKey;
+        let tmp = tempfile::tempdir().unwrap();
+        let http = test_servers::HttpServer::start().unwrap();
+        let git = test_servers::git::GitServer::mount(&http).unwrap();
+        let qubes_key =
+            GpgKey::generate("Test Qubes Signer <qubes@example.org>", "ed25519").unwrap();
+        let xen_key = GpgKey::generate("Test Xen Signer <xen@example.org>", "ed25519").unwrap();
+        let dir = tmp.path().join("definitions");
+        definitions_for_test_keys(&dir, &qubes_key, &xen_key);
+        Loopback {
+            tmp,
+            http,
+            git,
+            qubes_key,
+            xen_key,
+            dir,
+        }
+    }
+}
+
+/// Puts a [`snapshot`] back in place of `dir`.
+pub fn restore(dir: &Path, files: &[(PathBuf, Vec<u8>)]) {
+    std::fs::remove_dir_all(dir).unwrap();
+    for (p, bytes) in files {
+        let f = dir.join(p);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, bytes).unwrap();
+    }
+}
+
+/// Runs `run`, which must fail with exactly one `error:` line and every `expect` in its
+/// stderr, and leave every file under `dir` byte-identical; returns the stderr.
+pub fn fails_unchanged(
+    dir: &Path,
+    what: &str,
+    expect: &[&str],
+    run: impl FnOnce() -> Output,
+) -> String {
+    let before = snapshot(dir);
+    let o = run();
+    let err = stderr(&o);
+    assert!(!o.status.success(), "expected failure for {what}: {err}");
+    for e in expect {
+        assert!(err.contains(e), "for {what} expected '{e}' in:\n{err}");
+    }
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "one error for {what}:\n{err}"
+    );
+    assert_eq!(snapshot(dir), before, "definitions changed after {what}");
+    err
+}
+
 /// Waits until `child` (stderr piped) reports the txn test hook paused at `point`,
 /// then kills it with SIGKILL.
 pub fn kill_at_hook(child: &mut std::process::Child, point: &str) {
