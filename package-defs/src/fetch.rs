@@ -139,8 +139,8 @@ pub fn data_tree(
     }
 }
 
-/// The version and rel a commit of `xen_pkg`'s stream carries in its `version` and `rel`
-/// files (what `update --commit` moves to).
+/// The version and rel commit `commit` of `repo` carries in its `version` and `rel` files
+/// (what `update --commit` moves to).
 pub fn version_at_commit(
     repo: &str,
     commit: &str,
@@ -214,6 +214,12 @@ pub fn fetch_for_update(
         // The tarball is the origin: no git fetch at all (that is the point of this origin:
         // one download, hashed while it streams in, checked against its .sig).
         Origin::Tarball => {
+            if !with_tarball {
+                tracing::warn!(
+                    "--skip-tarball does not apply to {}: the release tarball is its upstream origin (`upstream.origin`)",
+                    t.xen_pkg.name
+                );
+            }
             let tree = sources
                 .signed_tarball_tree(&url, &sig, None, &xen_keys, &up_dir)
                 .with_context(tarball_context)?;

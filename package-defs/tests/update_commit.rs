@@ -108,22 +108,12 @@ fn world() -> World {
 
 impl World {
     fn run(&self, args: &[&str]) -> Output {
-        bin()
-            .env(
-                "PACKAGE_DEFS_URL_REWRITE",
-                format!(
-                    "{QUBES_URL}={};{XEN_URL}={}",
-                    self.git.url("qubes-vmm-xen"),
-                    self.git.url("xen")
-                ),
-            )
-            .arg("--definitions")
-            .arg(&self.dir)
-            .arg("--cache")
-            .arg(&self.cache)
-            .args(args)
-            .output()
-            .unwrap()
+        let rewrites = format!(
+            "{QUBES_URL}={};{XEN_URL}={}",
+            self.git.url("qubes-vmm-xen"),
+            self.git.url("xen")
+        );
+        run_rewritten(&self.dir, &self.cache, &rewrites, args)
     }
 
     fn fails(&self, args: &[&str], expect: &str) {

@@ -124,23 +124,13 @@ impl World {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        bin()
-            .env(
-                "PACKAGE_DEFS_URL_REWRITE",
-                format!(
-                    "{QUBES_URL}={};{DOWNLOADS}={};{XEN_URL}={}",
-                    self.git_url,
-                    self.http.url("/"),
-                    self.http.url("/git/xen.git")
-                ),
-            )
-            .arg("--definitions")
-            .arg(&self.dir)
-            .arg("--cache")
-            .arg(&self.cache)
-            .args(args)
-            .output()
-            .unwrap()
+        let rewrites = format!(
+            "{QUBES_URL}={};{DOWNLOADS}={};{XEN_URL}={}",
+            self.git_url,
+            self.http.url("/"),
+            self.http.url("/git/xen.git")
+        );
+        run_rewritten(&self.dir, &self.cache, &rewrites, args)
     }
 
     fn upstream_git_requests(&self) -> usize {
@@ -310,6 +300,23 @@ fn repin_fills_the_tarball_pin_after_switching_origin() {
     assert_eq!(x.upstream.commit, None);
     let o = w.run(&["export", "guix"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // --skip-tarball cannot skip the origin itself: said, not silently ignored.
+    let o = w.run(&[
+        "update",
+        "xen",
+        "4.17.4-5",
+        "--repin",
+        "--skip-tarball",
+        "--dry-run",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "--skip-tarball does not apply to xen: the release tarball is its upstream origin"
+        ),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(w.upstream_git_requests(), 0);
 }
 

@@ -47,6 +47,20 @@ pub fn bin() -> Command {
     c
 }
 
+/// The binary on `dir` with download cache `cache`, every URL rewritten by `rewrites`
+/// (`PACKAGE_DEFS_URL_REWRITE` syntax: `FROM=TO;FROM2=TO2`).
+pub fn run_rewritten(dir: &Path, cache: &Path, rewrites: &str, args: &[&str]) -> Output {
+    bin()
+        .env("PACKAGE_DEFS_URL_REWRITE", rewrites)
+        .arg("--definitions")
+        .arg(dir)
+        .arg("--cache")
+        .arg(cache)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 pub fn run(args: &[&str], dir: &Path) -> Output {
     bin()
         .arg("--definitions")
