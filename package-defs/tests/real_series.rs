@@ -12,26 +12,17 @@ use std::time::Duration;
 
 use package_defs::spec;
 use source_fetch::{verify_git_tag, GitClient, PinnedKey, UrlRewrites};
+use test_servers::RealRepos;
 
 const QUBES: &str = "https://github.com/QubesOS/qubes-vmm-xen";
 
-/// The real Qubes repository unpacked, and a rewrite of its real URL onto it.
-fn real_qubes_repo() -> (tempfile::TempDir, UrlRewrites) {
-    let tmp = tempfile::tempdir().unwrap();
-    let st = Command::new("tar")
-        .arg("-xf")
-        .arg(fixtures().join("git/qubes-vmm-xen.git.tar"))
-        .arg("-C")
-        .arg(tmp.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
+/// A git client whose URLs go to the real repositories served on loopback.
+fn client(real: &RealRepos, cache: &Path) -> GitClient {
     let mut rw = UrlRewrites::new();
-    rw.push(
-        QUBES,
-        format!("file://{}", tmp.path().join("qubes-vmm-xen.git").display()),
-    );
-    (tmp, rw)
+    for (from, to) in real.rewrites() {
+        rw.push(from, to);
+    }
+    GitClient::new(cache, rw, Duration::from_secs(120)).unwrap()
 }
 
 /// The patch files rpm applies, in order, for the Qubes tree at `tree`.
@@ -74,9 +65,9 @@ fn rpm_series(tree: &Path, scratch: &Path) -> Vec<String> {
 
 #[test]
 fn series_equals_rpms_autosetup_for_every_signed_tag() {
-    let (_repo, rw) = real_qubes_repo();
+    let real = RealRepos::serve().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let git = GitClient::new(cache.path(), rw, Duration::from_secs(120)).unwrap();
+    let git = client(&real, cache.path());
     let key =
         PinnedKey::from_file(&shipped().join("keys/0064428F455451B3EBE78A7F063938BA42CFA724.asc"))
             .unwrap();
@@ -125,9 +116,9 @@ fn series_equals_rpms_autosetup_for_every_signed_tag() {
 
 #[test]
 fn v4_17_6_6_applies_111_patches_as_rpm_does() {
-    let (_repo, rw) = real_qubes_repo();
+    let real = RealRepos::serve().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let git = GitClient::new(cache.path(), rw, Duration::from_secs(120)).unwrap();
+    let git = client(&real, cache.path());
     let bare = git.fetch_tag(QUBES, "v4.17.6-6", None).unwrap();
     let out = tempfile::tempdir().unwrap();
     let tree = out.path().join("tree");

@@ -1,50 +1,31 @@
 //! Every row of ../shared/fixtures/upstream/pins.tsv (commit and NAR sha256 of the real Xen and
 //! Qubes trees, as Guix's `git-fetch` hashes a checkout) reproduced by our fetch + checkout +
-//! NAR hash, against the real repositories.
+//! NAR hash, against the real repositories served on loopback under their real URLs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use source_fetch::{GitClient, UrlRewrites};
+use test_servers::real::{shared_dir, RealRepos};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+    shared_dir().join("fixtures")
 }
 
-/// The real repositories unpacked, and rewrites from their real URLs onto them.
-fn real_repos() -> (tempfile::TempDir, UrlRewrites) {
-    let tmp = tempfile::tempdir().unwrap();
+fn client(real: &RealRepos, cache: &std::path::Path) -> GitClient {
     let mut rw = UrlRewrites::new();
-    for (url, tar, dir) in [
-        (
-            "https://xenbits.xen.org/git-http/xen.git",
-            "xen.git.tar",
-            "xen.git",
-        ),
-        (
-            "https://github.com/QubesOS/qubes-vmm-xen",
-            "qubes-vmm-xen.git.tar",
-            "qubes-vmm-xen.git",
-        ),
-    ] {
-        let st = std::process::Command::new("tar")
-            .arg("-xf")
-            .arg(fixtures().join("git").join(tar))
-            .arg("-C")
-            .arg(tmp.path())
-            .status()
-            .unwrap();
-        assert!(st.success());
-        rw.push(url, format!("file://{}", tmp.path().join(dir).display()));
+    for (from, to) in real.rewrites() {
+        rw.push(from, to);
     }
-    (tmp, rw)
+    GitClient::new(cache, rw, Duration::from_secs(120)).unwrap()
 }
 
 #[test]
 fn checkouts_of_the_real_tags_hash_to_the_real_pins() {
-    let (_repos, rw) = real_repos();
+    let real = RealRepos::serve().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let git = GitClient::new(cache.path(), rw, Duration::from_secs(120)).unwrap();
+    let git = client(&real, cache.path());
     let pins = std::fs::read_to_string(fixtures().join("upstream/pins.tsv")).unwrap();
     let out = tempfile::tempdir().unwrap();
     let mut rows = 0;
@@ -67,4 +48,43 @@ fn checkouts_of_the_real_tags_hash_to_the_real_pins() {
     // archive` would expand (which is why an archive's NAR hash is not Guix's).
     let info = std::fs::read_to_string(out.path().join("RELEASE-4.17.6/.gitarchive-info")).unwrap();
     assert!(info.contains("$Format:"), "{info}");
+}
+
+/// A first fetch of a tag is shallow: the tagged commit alone, not its history (for the real
+/// xenbits: about 8 MB instead of 127 MB), and it works against a shallow server.
+#[test]
+fn a_first_tag_fetch_is_shallow() {
+    let real = RealRepos::serve().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let git = client(&real, cache.path());
+    let count = |dir: &std::path::Path| {
+        let o = Command::new("git")
+            .arg("--git-dir")
+            .arg(dir)
+            .args(["rev-list", "--count", "--all"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    // qubes-vmm-xen is served with its whole history; the fetch takes one commit of it.
+    let bare = git
+        .fetch_tag(
+            "https://github.com/QubesOS/qubes-vmm-xen",
+            "v4.17.6-6",
+            None,
+        )
+        .unwrap();
+    assert_eq!(count(bare.path()), "1");
+    let shallow = std::fs::read_to_string(bare.path().join("shallow")).unwrap();
+    assert_eq!(shallow.trim(), bare.resolve_tag("v4.17.6-6").unwrap());
+    // Xen is served shallow: the tag arrives (a plain fetch would exit 0 with no tag).
+    let bare = git
+        .fetch_tag(
+            "https://xenbits.xen.org/git-http/xen.git",
+            "RELEASE-4.17.6",
+            Some("8c80ec836310fb2be22b0a2437da002b6b031480"),
+        )
+        .unwrap();
+    assert_eq!(count(bare.path()), "1");
 }
