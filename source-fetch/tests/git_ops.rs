@@ -159,6 +159,8 @@ fn ls_remote_fetch_resolve_read_verify_export() {
         matches!(e, GitError::Checkout { .. }) && e.to_string().contains("a-file/x"),
         "{e}"
     );
+    let e = repo.checkout_tree(&w.second, &dest).unwrap_err();
+    assert!(e.to_string().contains("not empty"), "{e}");
     let e = repo
         .checkout_tree(&"0".repeat(40), &out.path().join("none"))
         .unwrap_err();
