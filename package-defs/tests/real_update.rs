@@ -123,6 +123,29 @@ fn update_to_v4_17_6_6_writes_the_real_pins_and_the_shipped_files() {
             .0
             .to_hex()
     );
+    // A first update fetches shallow: the tagged commits, none of their history (Xen's
+    // 127 MB of history would otherwise come with RELEASE-4.17.6).
+    let repos: Vec<_> = std::fs::read_dir(cache.path().join("git"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "git"))
+        .collect();
+    assert_eq!(repos.len(), 2, "{repos:?}");
+    for repo in &repos {
+        let o = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(repo)
+            .args(["rev-list", "--count", "--all"])
+            .output()
+            .unwrap();
+        // Every commit there is a shallow boundary: the tags fetched (old and new), no parents.
+        let shallow = std::fs::read_to_string(repo.join("shallow")).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            shallow.lines().count().to_string(),
+            "{repo:?}"
+        );
+    }
     // The shipped definitions are exactly what this update writes.
     for f in ["xen.toml", "qubes-vmm-xen-data.toml"] {
         assert_eq!(
