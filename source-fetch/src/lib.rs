@@ -8,6 +8,8 @@
 //! - [`openpgp`]: pinned-key verification of detached signatures and git signed tags.
 //! - [`git`]: ls-remote, tag fetch into a bare-repo cache, raw tag objects, blobs, tree export.
 //! - [`archive`]: tar/gzip/xz extraction that refuses entries escaping the target.
+//! - [`trust`]: what is trusted and why (the policy, in one place), and signed tags bound to
+//!   the name and commit asked for.
 
 pub mod archive;
 mod cache;
@@ -15,6 +17,7 @@ pub mod git;
 mod git_nar;
 mod http;
 pub mod openpgp;
+pub mod trust;
 mod url_rewrite;
 
 pub use archive::{extract_stream, extract_tar, extract_tarball, ArchiveError, ExtractStats};
@@ -26,4 +29,5 @@ pub use openpgp::{
     verify_detached, verify_detached_file, verify_detached_reader, verify_git_tag, PgpError,
     PinnedKey, Verified,
 };
+pub use trust::{verify_signed_tag, TagError, TagObject};
 pub use url_rewrite::{RewriteError, UrlRewrites, URL_REWRITE_ENV};
