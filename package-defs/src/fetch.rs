@@ -392,13 +392,13 @@ impl Sources for GitSources {
         for w in &v.warnings {
             tracing::warn!("{w}");
         }
-        bare.export_tree(&commit, dest)?;
+        bare.checkout_tree(&commit, dest)?;
         Ok(commit)
     }
 
     fn commit_tree(&self, repo: &str, commit: &str, dest: &Path) -> anyhow::Result<()> {
         let bare = self.git.fetch_commit(repo, commit)?;
-        bare.export_tree(commit, dest)?;
+        bare.checkout_tree(commit, dest)?;
         Ok(())
     }
 

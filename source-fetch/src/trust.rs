@@ -24,16 +24,17 @@
 //! - Data signatures (tags, tarballs) made with MD5, SHA-1 or RIPEMD-160 are refused: SHA-1
 //!   collisions are practical (SHAttered, 2017; chosen-prefix, 2020), so a SHA-1 data signature
 //!   can be transplanted onto other bytes. Only binary or text document signatures count.
-//! - The signing key or subkey must be valid *at the signature's creation time*: not expired
-//!   (key expiry from its newest self-signature or binding made before the signature), not
-//!   revoked. A revocation whose reason says the key was superseded or retired invalidates
-//!   signatures made after it; any other revocation (compromise, or no reason) invalidates
-//!   every signature, since the key may have signed anything. A signature made before a key
-//!   expired stays good: releases are signed once and verified for years.
-//! - A subkey signs only when its binding signature carries the signing flag (and an embedded
-//!   primary-key binding back-signature is not needed for verification here, as the subkey is
-//!   only trusted through the pinned primary's binding); a primary key whose self-signature
-//!   carries key flags must carry the signing flag too.
+//! - The signing key or subkey must be valid *at the signature's creation time*: created
+//!   before it, not expired then (the expiry of the newest valid self-signature or subkey
+//!   binding, as gpg reads it), not revoked. A revocation whose reason says the key was
+//!   superseded or retired invalidates signatures made from its date on; any other revocation
+//!   (compromise, or no reason) invalidates every signature, since a stolen key can backdate.
+//!   A signature made before a key expired stays good: releases are signed once and verified
+//!   for years.
+//! - A subkey signs only when its newest binding carries the signing flag and, for a signing
+//!   subkey, a valid back-signature (else someone else's signing subkey could be claimed); a
+//!   primary key whose self-signature states key flags must state the signing flag. Subkeys
+//!   with no valid binding are ignored.
 //! - A signature whose own expiry has passed, or that claims to be made in the future (more
 //!   than a day of clock skew), is refused.
 //! - Self-signatures (a key's certification of its own user IDs and subkeys) made with SHA-1
