@@ -388,7 +388,17 @@ impl Sources for GitSources {
         let what = format!("tag {tag} of {}", self.git.rewrite(repo));
         let commit = bare.resolve_tag(tag)?;
         // The signature, and that the signed object is the tag asked for and names this commit.
-        let v = source_fetch::verify_signed_tag(&raw, tag, &commit, keys, &what)?;
+        let v = match source_fetch::verify_signed_tag(&raw, tag, &commit, keys, &what) {
+            Ok(v) => v,
+            Err(e) => {
+                // A refused tag must not stay cached: once the server is fixed, a rerun
+                // fetches it again.
+                if let Err(f) = bare.forget_tag(tag) {
+                    tracing::warn!("cannot drop the refused tag {tag} from the cache: {f}");
+                }
+                return Err(e.into());
+            }
+        };
         for w in &v.warnings {
             tracing::warn!("{w}");
         }

@@ -392,6 +392,13 @@ impl BareRepo {
         Ok(String::from_utf8_lossy(&out).trim().to_owned())
     }
 
+    /// Drops the cached ref of `tag`, so the next [`GitClient::fetch_tag`] asks the server
+    /// again: for a tag that failed verification, which must not stay cached.
+    pub fn forget_tag(&self, tag: &str) -> Result<(), GitError> {
+        self.git(&["update-ref", "-d", &format!("refs/tags/{tag}")])
+            .map(drop)
+    }
+
     /// The raw annotated tag object (`git cat-file tag`), signature included, for
     /// [`crate::verify_git_tag`].
     pub fn raw_tag_object(&self, tag: &str) -> Result<Vec<u8>, GitError> {
