@@ -237,16 +237,32 @@ pub struct GitSources {
 
 impl GitSources {
     /// Caches under `cache_root`; `rewrites` apply to every URL; git commands and HTTP reads
-    /// stop after `timeout`; `quiet` hides download progress.
+    /// stop after `timeout` without progress; `quiet` hides download progress.
     pub fn new(
         cache_root: &Path,
         rewrites: source_fetch::UrlRewrites,
         timeout: std::time::Duration,
         quiet: bool,
     ) -> anyhow::Result<Self> {
-        let git = source_fetch::GitClient::new(cache_root, rewrites.clone(), timeout)?;
+        Self::with_limits(
+            cache_root,
+            rewrites,
+            source_fetch::GitLimits::idle(timeout),
+            quiet,
+        )
+    }
+
+    /// As [`GitSources::new`], with git's total cap given too (HTTP reads stop after
+    /// `limits.idle` without data).
+    pub fn with_limits(
+        cache_root: &Path,
+        rewrites: source_fetch::UrlRewrites,
+        limits: source_fetch::GitLimits,
+        quiet: bool,
+    ) -> anyhow::Result<Self> {
+        let git = source_fetch::GitClient::with_limits(cache_root, rewrites.clone(), limits)?;
         let opts = source_fetch::FetchOptions {
-            read_timeout: timeout,
+            read_timeout: limits.idle,
             quiet,
             rewrites,
             ..Default::default()

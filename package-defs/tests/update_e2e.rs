@@ -281,7 +281,7 @@ fn every_fault_gives_one_error_and_changes_nothing_then_a_rerun_succeeds() {
         .inject(refs, Fault::Stall(Duration::from_secs(8)), 100);
     w.fails(
         &["--timeout", "2", "update", "xen", "4.17.5-1"],
-        "timed out",
+        "no progress for 2 s",
     );
     w.http.clear_faults();
 

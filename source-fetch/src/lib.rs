@@ -22,7 +22,7 @@ mod url_rewrite;
 pub use archive::{extract_stream, extract_tar, extract_tarball, ArchiveError, ExtractStats};
 pub use cache::{CacheError, DownloadCache};
 pub use content_hash::Sha256Digest;
-pub use git::{BareRepo, GitClient, GitError, RemoteTag};
+pub use git::{BareRepo, GitClient, GitError, GitLimits, RemoteTag};
 pub use http::{verify_file, ApiResponse, FetchError, FetchOptions, Fetched, Fetcher};
 pub use openpgp::{
     verify_detached, verify_detached_file, verify_detached_reader, verify_git_tag, PgpError,
