@@ -13,7 +13,8 @@ use crate::update::{Fetched, Target};
 /// cache; they must only return trees whose signature checked out against `keys`.
 pub trait Sources {
     /// Exports `repo` at annotated tag `tag` into the empty folder `dest` (no `.git`) after
-    /// verifying the tag's OpenPGP signature against `keys`; returns the tagged commit id.
+    /// verifying the tag's OpenPGP signature against `keys` and that the signed tag object is
+    /// named `tag` and names the commit the ref resolves to; returns that commit id.
     fn signed_tag_tree(
         &self,
         repo: &str,
