@@ -328,6 +328,7 @@ impl Ctx<'_> {
             .packages
             .update(self.defs, &pkg.package, &bump.to)
             .map_err(|e| (Step::Update, e.to_string()))?;
+        let body = with_trailer(&body, &pkg.package, &from, &to);
         let defs_rel = self.cfg.definitions.as_str();
         if !self
             .repo
@@ -344,7 +345,6 @@ impl Ctx<'_> {
         run_gate(self.cfg, self.work_root, &pkg.package, &to).map_err(|e| (Step::Gate, e))?;
 
         self.enter(state, pkg, &to, Step::Commit)?;
-        let body = with_trailer(&body, &pkg.package, &from, &to);
         let commit = self
             .repo
             .commit(
