@@ -353,10 +353,7 @@ impl GitSources {
                 (verified, unpacked)
             };
             match verified {
-                Ok(v) => {
-                    for w in &v.warnings {
-                        tracing::warn!("{w}");
-                    }
+                Ok(_) => {
                     // Without `unpack` there is no tree (the root stays empty).
                     let root = unpacked.transpose()?.unwrap_or_default();
                     return Ok(TarballTree {
@@ -405,19 +402,13 @@ impl Sources for GitSources {
         let what = format!("tag {tag} of {}", self.git.rewrite(repo));
         let commit = bare.resolve_tag(tag)?;
         // The signature, and that the signed object is the tag asked for and names this commit.
-        let v = match source_fetch::verify_signed_tag(&raw, tag, &commit, keys, &what) {
-            Ok(v) => v,
-            Err(e) => {
-                // A refused tag must not stay cached: once the server is fixed, a rerun
-                // fetches it again.
-                if let Err(f) = bare.forget_tag(tag) {
-                    tracing::warn!("cannot drop the refused tag {tag} from the cache: {f}");
-                }
-                return Err(e.into());
+        if let Err(e) = source_fetch::verify_signed_tag(&raw, tag, &commit, keys, &what) {
+            // A refused tag must not stay cached: once the server is fixed, a rerun fetches it
+            // again.
+            if let Err(f) = bare.forget_tag(tag) {
+                tracing::warn!("cannot drop the refused tag {tag} from the cache: {f}");
             }
-        };
-        for w in &v.warnings {
-            tracing::warn!("{w}");
+            return Err(e.into());
         }
         bare.checkout_tree(&commit, dest)?;
         Ok(commit)

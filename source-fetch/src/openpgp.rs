@@ -111,8 +111,6 @@ pub struct Verified {
     pub signing_fingerprint: String,
     /// Hash algorithm of the signature, e.g. "SHA256".
     pub hash: String,
-    /// Things worth telling the user (weak hashes).
-    pub warnings: Vec<String>,
 }
 
 fn hex_upper(bytes: &[u8]) -> String {
@@ -142,12 +140,13 @@ impl PinnedKey {
                 found: k.fingerprint(),
             });
         }
-        for w in &k.warnings {
-            let fresh = WARNED
-                .lock()
-                .map(|mut seen| seen.insert(format!("{}: {w}", k.fingerprint())))
-                .unwrap_or(true);
-            if fresh {
+        // Once per key and process, however many files or definitions load it.
+        let fresh = WARNED
+            .lock()
+            .map(|mut seen| seen.insert(k.fingerprint()))
+            .unwrap_or(true);
+        if fresh {
+            for w in &k.warnings {
                 tracing::warn!("{w}");
             }
         }
@@ -378,13 +377,11 @@ pub fn verify_detached_reader<R: std::io::Read>(
                         .map(|h| format!("{h:?}"))
                         .unwrap_or_default()
                         .to_uppercase();
-                    // Key warnings were printed once when the key was loaded.
-                    let warnings = Vec::new();
+                    // The key's own warnings were printed once, when it was loaded.
                     Ok(Verified {
                         primary_fingerprint: primary,
                         signing_fingerprint: fp,
                         hash,
-                        warnings,
                     })
                 }
                 Err(e) => Err(PgpError::BadSignature {
@@ -433,7 +430,7 @@ pub fn verify_git_tag(
     verify_detached(payload, sig, keys, what)
 }
 
-fn is_sha1(s: &Signature) -> bool {
+fn is_weak_hash(s: &Signature) -> bool {
     matches!(
         s.hash_alg(),
         Some(HashAlgorithm::Sha1 | HashAlgorithm::Md5 | HashAlgorithm::Ripemd160)
@@ -522,7 +519,7 @@ fn check_self_signatures(
             if !sig.is_certification() {
                 continue;
             }
-            if is_sha1(sig) && !allow_sha1 {
+            if is_weak_hash(sig) && !allow_sha1 {
                 refused_sha1 += 1;
                 last_err =
                     "its self-signatures use SHA-1, allowed only for a key pinned by fingerprint"
@@ -532,7 +529,7 @@ fn check_self_signatures(
             match sig.verify_certification(&key.primary_key, pgp::types::Tag::UserId, &user.id) {
                 Ok(()) => {
                     valid_uids += 1;
-                    if is_sha1(sig) {
+                    if is_weak_hash(sig) {
                         sha1 += 1;
                     }
                     consider(sig, &mut newest);
@@ -548,7 +545,7 @@ fn check_self_signatures(
             why: last_err,
         });
     }
-    let usable = |s: &Signature| allow_sha1 || !is_sha1(s);
+    let usable = |s: &Signature| allow_sha1 || !is_weak_hash(s);
     for sig in &key.details.direct_signatures {
         if is_self(sig) && usable(sig) && sig.verify_key(&key.primary_key).is_ok() {
             consider(sig, &mut newest);
@@ -590,7 +587,7 @@ fn check_self_signatures(
             ));
             return false;
         };
-        if is_sha1(binding) {
+        if is_weak_hash(binding) {
             sha1 += 1;
         }
         let flagged = has_key_flags(binding) && binding.key_flags().sign();
