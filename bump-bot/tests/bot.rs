@@ -413,3 +413,34 @@ fn bump_trailers_parse_strictly() {
         assert!(BumpTrailer::parse(bad).is_err(), "{bad:?} accepted");
     }
 }
+
+/// Tag discovery over HTTP stops when the server makes no progress (not at a fixed total
+/// time), with one error naming the URL; the next run succeeds.
+#[test]
+fn a_stalled_tag_server_is_stopped_for_inactivity() {
+    use bump_bot::TagSource;
+    use test_servers::{Fault, GitServer, HttpServer};
+    let http = HttpServer::start().unwrap();
+    let server = GitServer::mount(&http).unwrap();
+    let repo = server.create_repo("qubes-vmm-xen").unwrap();
+    repo.write("version", "4.17.4\n").unwrap();
+    repo.commit_all("4.17.4-5").unwrap();
+    repo.tag("v4.17.4-5", None).unwrap();
+    let url = server.url("qubes-vmm-xen");
+    let path = url.strip_prefix(&http.base_url()).unwrap().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let source = GitTags::new(tmp.path().join("tags"), Arc::new(|u: &str| u.to_string()))
+        .with_limits(source_fetch::GitLimits {
+            idle: Duration::from_secs(2),
+            total: Duration::from_secs(600),
+        });
+    http.inject(
+        &format!("{path}/info/refs"),
+        Fault::Stall(Duration::from_secs(6)),
+        1,
+    );
+    let e = source.tags(&url).unwrap_err().to_string();
+    assert!(e.contains("no progress for 2 s") && e.contains(&url), "{e}");
+    let tags = source.tags(&url).unwrap();
+    assert!(tags.iter().any(|t| t.name == "v4.17.4-5"), "{tags:?}");
+}

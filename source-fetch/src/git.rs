@@ -238,6 +238,18 @@ fn git_message(stderr: &[u8]) -> String {
     }
 }
 
+/// Runs git (never prompting, C locale) under `limits`; returns stdout. `place` names the
+/// repository or URL in errors. A network command should be given `--progress`, so that a
+/// transfer that still moves data keeps writing and is not taken for a stalled one.
+pub fn run(
+    args: &[&str],
+    cwd: Option<&Path>,
+    place: &str,
+    limits: GitLimits,
+) -> Result<Vec<u8>, GitError> {
+    run_git_env(args, &[], cwd, place, limits)
+}
+
 /// Run git; return stdout. `place` names the repo/URL in errors.
 pub(crate) fn run_git(
     args: &[&str],
