@@ -245,25 +245,9 @@ impl GitSources {
         timeout: std::time::Duration,
         quiet: bool,
     ) -> anyhow::Result<Self> {
-        Self::with_limits(
-            cache_root,
-            rewrites,
-            source_fetch::GitLimits::idle(timeout),
-            quiet,
-        )
-    }
-
-    /// As [`GitSources::new`], with git's total cap given too (HTTP reads stop after
-    /// `limits.idle` without data).
-    pub fn with_limits(
-        cache_root: &Path,
-        rewrites: source_fetch::UrlRewrites,
-        limits: source_fetch::GitLimits,
-        quiet: bool,
-    ) -> anyhow::Result<Self> {
-        let git = source_fetch::GitClient::with_limits(cache_root, rewrites.clone(), limits)?;
+        let git = source_fetch::GitClient::new(cache_root, rewrites.clone(), timeout)?;
         let opts = source_fetch::FetchOptions {
-            read_timeout: limits.idle,
+            read_timeout: timeout,
             quiet,
             rewrites,
             ..Default::default()
@@ -273,6 +257,12 @@ impl GitSources {
             git,
             http: source_fetch::Fetcher::new(opts, cache)?,
         })
+    }
+
+    /// Caps any one git command at `total` in all (`--git-max-time`), even while data flows.
+    pub fn git_max_time(mut self, total: std::time::Duration) -> Self {
+        self.git = self.git.with_total(total);
+        self
     }
 
     /// Fetches `url`, reusing the copy recorded for it when no hash is pinned (release files

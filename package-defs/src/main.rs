@@ -211,21 +211,19 @@ fn load(cli: &Cli) -> Result<Definitions> {
     Ok(load_dir(&definitions_dir(cli))?)
 }
 
-/// `--timeout` without progress, `--git-max-time` in all.
-fn git_limits(cli: &Cli) -> source_fetch::GitLimits {
-    source_fetch::GitLimits {
-        idle: std::time::Duration::from_secs(cli.timeout),
-        total: std::time::Duration::from_secs(cli.git_max_time),
-    }
-}
-
 fn sources(cli: &Cli) -> Result<GitSources> {
     let rewrites = source_fetch::UrlRewrites::from_args_and_process_env(&cli.url_rewrite)?;
     let cache = cli
         .cache
         .clone()
         .unwrap_or_else(source_fetch::DownloadCache::default_dir);
-    GitSources::with_limits(&cache, rewrites, git_limits(cli), cli.quiet)
+    GitSources::new(
+        &cache,
+        rewrites,
+        std::time::Duration::from_secs(cli.timeout),
+        cli.quiet,
+    )
+    .map(|s| s.git_max_time(std::time::Duration::from_secs(cli.git_max_time)))
 }
 
 fn run(cli: &Cli) -> Result<()> {
@@ -436,13 +434,10 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
     let sources = sources(cli)?;
     let rewrites = source_fetch::UrlRewrites::from_args_and_process_env(&cli.url_rewrite)?;
     let tags: Box<dyn TagSource> = match args.forge.as_str() {
-        "git" => Box::new(
-            GitTags::new(
-                state_dir.join("tags"),
-                std::sync::Arc::new(move |u: &str| rewrites.apply(u)),
-            )
-            .with_limits(git_limits(cli)),
-        ),
+        "git" => Box::new(GitTags::new(
+            state_dir.join("tags"),
+            std::sync::Arc::new(move |u: &str| rewrites.apply(u)),
+        )),
         "github" => {
             let opts = source_fetch::FetchOptions {
                 rewrites,

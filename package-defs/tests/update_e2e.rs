@@ -565,3 +565,13 @@ fn a_signed_tag_over_another_release_tree_is_refused() {
         "upstream Xen tag RELEASE-4.17.5 from https://xenbits.xen.org/git-http/xen.git: its xen/Makefile says Xen 4.17.4, but 4.17.5 was asked for",
     );
 }
+
+/// `--git-max-time` caps every git command in all (here so low that the first one stops).
+#[test]
+fn git_max_time_caps_git_commands() {
+    let w = world();
+    w.fails(
+        &["--git-max-time", "0", "update", "xen", "4.17.5-1"],
+        "total cap of 0 s",
+    );
+}

@@ -333,6 +333,12 @@ impl GitClient {
         })
     }
 
+    /// The same client with any one git command capped at `total` in all.
+    pub fn with_total(mut self, total: Duration) -> Self {
+        self.timeout.total = total;
+        self
+    }
+
     /// `url` after rewriting.
     pub fn rewrite(&self, url: &str) -> String {
         self.rewrites.apply(url)
