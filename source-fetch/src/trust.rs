@@ -20,6 +20,10 @@
 //!   release tarball (a tarball's signature binds bytes, not a file name);
 //! - Qubes data must say the target in its `version` and `rel` files, besides its tag header.
 //!
+//! A tag refused for any reason is dropped from the git cache, so once the mirror is fixed the
+//! next run fetches it again instead of failing on stale bytes; the same holds for cached
+//! tarballs whose signature does not verify.
+//!
 //! # OpenPGP policy ([`crate::openpgp`])
 //! - Data signatures (tags, tarballs) made with MD5, SHA-1 or RIPEMD-160 are refused: SHA-1
 //!   collisions are practical (SHAttered, 2017; chosen-prefix, 2020), so a SHA-1 data signature
