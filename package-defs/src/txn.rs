@@ -137,6 +137,16 @@ fn remove_stale(dir: &Path) -> Result<(), TxnError> {
     Ok(())
 }
 
+/// Earlier versions locked with an empty `.<folder>.lock` file beside the folder and left it
+/// there; it is ours, so it goes (only when empty: anything else is not ours to delete).
+fn remove_legacy_lock(dir: &Path) {
+    if let Ok(legacy) = sibling(dir, "lock") {
+        if fs::symlink_metadata(&legacy).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            let _ = fs::remove_file(&legacy);
+        }
+    }
+}
+
 /// Replaces the named files of `dir` all at once (see the module docs for the guarantee).
 pub fn commit(dir: &Path, changes: &[FileChange]) -> Result<(), TxnError> {
     let parent = dir
@@ -151,6 +161,7 @@ pub fn commit(dir: &Path, changes: &[FileChange]) -> Result<(), TxnError> {
         });
     }
     remove_stale(dir)?;
+    remove_legacy_lock(dir);
     let stage = sibling(dir, "staging")?;
     copy_tree(dir, &stage)?;
     let result = (|| {
@@ -198,6 +209,8 @@ mod tests {
             old_text: o.into(),
             new_text: w.into(),
         };
+        // An empty lock file an earlier version left beside the folder is cleaned up.
+        fs::write(tmp.path().join(".defs.lock"), "").unwrap();
         commit(&dir, &[ch("a.toml", "a1", "a2"), ch("b.toml", "b1", "b2")]).unwrap();
         assert_eq!(fs::read_to_string(dir.join("a.toml")).unwrap(), "a2");
         assert_eq!(fs::read_to_string(dir.join("b.toml")).unwrap(), "b2");
