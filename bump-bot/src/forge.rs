@@ -8,7 +8,7 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use source_fetch::Fetcher;
+use source_fetch::{Fetcher, GitLimits};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use upstream_tags::PublishedTag;
@@ -22,6 +22,12 @@ pub enum ForgeError {
         url: String,
         #[source]
         source: CommandError,
+    },
+    #[error("listing tags of {url}: {source}")]
+    Fetch {
+        url: String,
+        #[source]
+        source: source_fetch::GitError,
     },
     #[error("listing tags of {url}: cannot create cache {path}: {source}")]
     Cache {
@@ -48,16 +54,23 @@ pub type Rewrite = Arc<dyn Fn(&str) -> String + Send + Sync>;
 pub struct GitTags {
     cache_dir: PathBuf,
     rewrite: Rewrite,
-    timeout: Duration,
+    limits: GitLimits,
 }
 
 impl GitTags {
+    /// Fetches stop after 300 s without progress (and after an hour in all).
     pub fn new(cache_dir: impl Into<PathBuf>, rewrite: Rewrite) -> GitTags {
         GitTags {
             cache_dir: cache_dir.into(),
             rewrite,
-            timeout: Duration::from_secs(300),
+            limits: GitLimits::idle(Duration::from_secs(300)),
         }
+    }
+
+    /// Sets how long a fetch may go without progress, and run in all.
+    pub fn with_limits(mut self, limits: GitLimits) -> GitTags {
+        self.limits = limits;
+        self
     }
 
     fn repo_dir(&self, url: &str) -> PathBuf {
@@ -77,7 +90,7 @@ impl GitTags {
     fn git(&self, dir: &Path, args: &[&str], url: &str) -> Result<String, ForgeError> {
         let mut cmd = Command::new("git");
         cmd.args(args).env("GIT_TERMINAL_PROMPT", "0");
-        process::run(cmd, dir, self.timeout).map_err(|source| ForgeError::Git {
+        process::run(cmd, dir, self.limits.total).map_err(|source| ForgeError::Git {
             url: url.to_string(),
             source,
         })
@@ -96,19 +109,25 @@ impl TagSource for GitTags {
             })?;
             self.git(&dir, &["init", "--quiet", "--bare"], &url)?;
         }
-        self.git(
-            &dir,
+        // The network step: stopped when it makes no progress, not while data flows.
+        source_fetch::git::run(
             &[
                 "fetch",
-                "--quiet",
+                "--progress",
                 "--prune",
                 "--force",
                 "--no-tags",
                 &url,
                 "+refs/tags/*:refs/tags/*",
             ],
+            Some(&dir),
             &url,
-        )?;
+            self.limits,
+        )
+        .map_err(|source| ForgeError::Fetch {
+            url: url.clone(),
+            source,
+        })?;
         let listing = self.git(
             &dir,
             &[

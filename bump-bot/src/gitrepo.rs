@@ -62,20 +62,30 @@ impl Repo {
         Ok(())
     }
 
-    /// The newest commit on the worktree's branch since `base` whose subject
-    /// satisfies `wanted`, as (sha, subject).
-    pub fn find_commit(
+    /// Commits on the worktree's branch since `base`, newest first, each with the values of
+    /// its trailers named `key` (git's own trailer parsing: the last paragraph only).
+    pub fn trailers(
         &self,
         worktree: &Path,
         base: &str,
-        wanted: impl Fn(&str) -> bool,
-    ) -> Result<Option<(String, String)>, CommandError> {
+        key: &str,
+    ) -> Result<Vec<(String, Vec<String>)>, CommandError> {
         let range = format!("{base}..HEAD");
-        let log = self.git(worktree, &["log", "--format=%H%x09%s", &range])?;
-        Ok(log.lines().find_map(|l| {
-            let (sha, s) = l.split_once('\t')?;
-            wanted(s).then(|| (sha.to_string(), s.to_string()))
-        }))
+        let format =
+            format!("--format=%H%x09%(trailers:key={key},valueonly,unfold,separator=%x1f)");
+        let log = self.git(worktree, &["log", &format, &range])?;
+        Ok(log
+            .lines()
+            .filter_map(|l| {
+                let (sha, values) = l.split_once('\t')?;
+                let values = values
+                    .split('\x1f')
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                Some((sha.to_string(), values))
+            })
+            .collect())
     }
 
     /// True when `paths` differ from HEAD in the worktree.

@@ -23,4 +23,4 @@ pub mod state;
 pub use forge::{GitHubTags, GitTags, TagSource};
 pub use packages::{Followed, Packages};
 pub use report::{Outcome, PackageReport, RunReport, Step};
-pub use run::{run, BotConfig, BotError};
+pub use run::{run, BotConfig, BotError, BumpTrailer, BUMP_TRAILER};

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use time::Date;
-use upstream_tags::{plan_bump, LandingPolicy, PublishedTag, Skip, XenVersion};
+use upstream_tags::{plan_bump, LandingPolicy, PublishedTag, QubesVersion, Skip, XenVersion};
 
 use crate::forge::TagSource;
 use crate::gitrepo::Repo;
@@ -165,6 +165,36 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The newest commit on this run's branch whose bump trailer moves `package` to `to`.
+    /// A malformed trailer is an error naming the commit: the branch is the bot's own.
+    fn committed_bump(
+        &self,
+        package: &str,
+        to: &str,
+    ) -> Result<Option<(String, BumpTrailer)>, (Step, String)> {
+        let commits = self
+            .repo
+            .trailers(self.work_root, &self.cfg.base, BUMP_TRAILER)
+            .map_err(|e| (Step::Commit, e.to_string()))?;
+        for (commit, values) in commits {
+            for v in values {
+                let bump = BumpTrailer::parse(&v).map_err(|e| {
+                    (
+                        Step::Commit,
+                        format!(
+                            "commit {commit} on {}: trailer `{BUMP_TRAILER}: {v}`: {e}",
+                            self.branch
+                        ),
+                    )
+                })?;
+                if bump.package == package && bump.to.to_string() == to {
+                    return Ok(Some((commit, bump)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Tags of `url`, listed once per run however many packages share the repository.
     fn listed(&self, url: &str) -> Result<Vec<PublishedTag>, (Step, String)> {
         let mut cache = self.listings.borrow_mut();
@@ -249,18 +279,11 @@ impl Ctx<'_> {
         }
 
         // This run's branch already bumped the package (a rerun, or a run killed
-        // after its commit): report that commit, plan nothing more today.
+        // after its commit): report that commit, plan nothing more today. Bumps are
+        // found by their trailer, never by parsing subjects (people write subjects).
         if !self.cfg.dry_run {
-            let prefix = format!("{}: ", pkg.package);
-            let suffix = format!(" -> {current}");
-            if let Some((commit, subject)) = self
-                .repo
-                .find_commit(self.work_root, &self.cfg.base, |s| {
-                    s.starts_with(&prefix) && s.ends_with(&suffix)
-                })
-                .map_err(|e| (Step::Commit, e.to_string()))?
-            {
-                let from = subject[prefix.len()..subject.len() - suffix.len()].to_string();
+            if let Some((commit, bump)) = self.committed_bump(&pkg.package, &current)? {
+                let from = bump.from.to_string();
                 record_landed(state, pkg, &from, &current, self.branch, &commit);
                 self.save(state, Step::Commit)?;
                 return Ok(Outcome::AlreadyCommitted {
@@ -305,6 +328,7 @@ impl Ctx<'_> {
             .packages
             .update(self.defs, &pkg.package, &bump.to)
             .map_err(|e| (Step::Update, e.to_string()))?;
+        let body = with_trailer(&body, &pkg.package, &from, &to);
         let defs_rel = self.cfg.definitions.as_str();
         if !self
             .repo
@@ -338,6 +362,58 @@ impl Ctx<'_> {
             .clean(self.work_root)
             .map_err(|e| (Step::Commit, e.to_string()))?;
         Ok(Outcome::Bumped { from, to, commit })
+    }
+}
+
+/// The commit trailer that records a bump, `Qubes-Xen-Kit-Bump: <package> <from> -> <to>`:
+/// what a rerun reads to know a bump is already on the branch.
+pub const BUMP_TRAILER: &str = "Qubes-Xen-Kit-Bump";
+
+/// A parsed [`BUMP_TRAILER`] value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BumpTrailer {
+    pub package: String,
+    pub from: QubesVersion,
+    pub to: QubesVersion,
+}
+
+impl BumpTrailer {
+    /// Parses `<package> <from> -> <to>` exactly: one space between fields, a package name
+    /// of `[a-z0-9-]`, and versions written as the bot writes them.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let expected = "expected `<package> <version>-<rel> -> <version>-<rel>`";
+        let fields: Vec<&str> = value.split(' ').collect();
+        let [package, from, "->", to] = fields[..] else {
+            return Err(format!("found {value:?}; {expected}"));
+        };
+        if package.is_empty()
+            || !package
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(format!(
+                "package name {package:?} is not `[a-z0-9-]+`; {expected}"
+            ));
+        }
+        let version = |s: &str| match QubesVersion::parse(s) {
+            Ok(v) if v.to_string() == s => Ok(v),
+            Ok(v) => Err(format!("version {s:?} is not written as {v}; {expected}")),
+            Err(e) => Err(format!("version {s:?}: {e}; {expected}")),
+        };
+        Ok(Self {
+            package: package.to_string(),
+            from: version(from)?,
+            to: version(to)?,
+        })
+    }
+}
+
+/// The commit body: the update report, then the bump trailer as the last paragraph.
+fn with_trailer(body: &str, package: &str, from: &str, to: &str) -> String {
+    let trailer = format!("{BUMP_TRAILER}: {package} {from} -> {to}");
+    match body.trim_end() {
+        "" => trailer,
+        b => format!("{b}\n\n{trailer}"),
     }
 }
 

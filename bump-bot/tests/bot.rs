@@ -329,3 +329,118 @@ fn reports_upstream_releases_qubes_has_not_tagged_yet() {
     );
     assert!(report.packages[0].upstream_releases.is_empty(), "{report}");
 }
+
+/// Bumps are recognised by their trailer: a person's subject that looks like a bump (once a
+/// panic) is just a commit, and a malformed trailer is an error naming the commit.
+#[test]
+fn idempotency_reads_the_bump_trailer_not_the_subject() {
+    let s = setup();
+    s.forge.tag("v4.17.4-6", date!(2026 - 06 - 09));
+    let branch = "bot/bumps-2026-06-13";
+    git(&s.cfg.repo, &["checkout", "-q", "-b", branch]);
+    git(
+        &s.cfg.repo,
+        &["commit", "-q", "--allow-empty", "-m", "xen: -> 4.17.4-5"],
+    );
+    git(&s.cfg.repo, &["checkout", "-q", "main"]);
+
+    let report = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    assert!(
+        matches!(&report.packages[0].outcome, Outcome::Bumped { to, .. } if to == "4.17.4-6"),
+        "{report}"
+    );
+    let trailer = git(
+        &s.cfg.repo,
+        &[
+            "log",
+            "-1",
+            "--format=%(trailers:key=Qubes-Xen-Kit-Bump,valueonly)",
+            branch,
+        ],
+    );
+    assert_eq!(trailer.trim(), "xen 4.17.4-5 -> 4.17.4-6");
+
+    let again = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    assert!(
+        matches!(&again.packages[0].outcome, Outcome::AlreadyCommitted { from, .. } if from == "4.17.4-5"),
+        "{again}"
+    );
+
+    let worktree = s.cfg.state_dir.join("worktree");
+    git(
+        &worktree,
+        &[
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "xen: hand-made",
+            "-m",
+            "Qubes-Xen-Kit-Bump: xen 4.17.4-6->4.17.4-7",
+        ],
+    );
+    let bad = git(&worktree, &["rev-parse", "HEAD"]);
+    let broken = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let Outcome::Failed { step, error } = &broken.packages[0].outcome else {
+        panic!("{broken}")
+    };
+    assert_eq!(*step, Step::Commit);
+    assert!(
+        error.contains(bad.trim()) && error.contains("expected"),
+        "{error}"
+    );
+}
+
+#[test]
+fn bump_trailers_parse_strictly() {
+    use bump_bot::BumpTrailer;
+    let t = BumpTrailer::parse("qubes-xen-next 4.19.4-9 -> 4.19.5-1").unwrap();
+    assert_eq!(t.package, "qubes-xen-next");
+    assert_eq!(
+        (t.from.to_string(), t.to.to_string()),
+        ("4.19.4-9".into(), "4.19.5-1".into())
+    );
+    for bad in [
+        "",
+        "xen -> 4.17.4-5",
+        "xen  4.17.4-5 -> 4.17.4-6",
+        "xen 4.17.4-5 => 4.17.4-6",
+        "Xen 4.17.4-5 -> 4.17.4-6",
+        "xen 4.17.4-5 -> 4.17.4-6 extra",
+        "xen 4.17.4-5 -> 4.17.4",
+        "xen 4.17.04-5 -> 4.17.4-6",
+    ] {
+        assert!(BumpTrailer::parse(bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+/// Tag discovery over HTTP stops when the server makes no progress (not at a fixed total
+/// time), with one error naming the URL; the next run succeeds.
+#[test]
+fn a_stalled_tag_server_is_stopped_for_inactivity() {
+    use bump_bot::TagSource;
+    use test_servers::{Fault, GitServer, HttpServer};
+    let http = HttpServer::start().unwrap();
+    let server = GitServer::mount(&http).unwrap();
+    let repo = server.create_repo("qubes-vmm-xen").unwrap();
+    repo.write("version", "4.17.4\n").unwrap();
+    repo.commit_all("4.17.4-5").unwrap();
+    repo.tag("v4.17.4-5", None).unwrap();
+    let url = server.url("qubes-vmm-xen");
+    let path = url.strip_prefix(&http.base_url()).unwrap().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let source = GitTags::new(tmp.path().join("tags"), Arc::new(|u: &str| u.to_string()))
+        .with_limits(source_fetch::GitLimits {
+            idle: Duration::from_secs(2),
+            total: Duration::from_secs(600),
+        });
+    http.inject(
+        &format!("{path}/info/refs"),
+        Fault::Stall(Duration::from_secs(6)),
+        1,
+    );
+    let e = source.tags(&url).unwrap_err().to_string();
+    assert!(e.contains("no progress for 2 s") && e.contains(&url), "{e}");
+    let tags = source.tags(&url).unwrap();
+    assert!(tags.iter().any(|t| t.name == "v4.17.4-5"), "{tags:?}");
+}

@@ -13,7 +13,8 @@ use crate::update::{Fetched, Target};
 /// cache; they must only return trees whose signature checked out against `keys`.
 pub trait Sources {
     /// Exports `repo` at annotated tag `tag` into the empty folder `dest` (no `.git`) after
-    /// verifying the tag's OpenPGP signature against `keys`; returns the tagged commit id.
+    /// verifying the tag's OpenPGP signature against `keys` and that the signed tag object is
+    /// named `tag` and names the commit the ref resolves to; returns that commit id.
     fn signed_tag_tree(
         &self,
         repo: &str,
@@ -59,34 +60,15 @@ pub struct TarballTree {
     pub root: PathBuf,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error(transparent)]
-    Pgp(#[from] source_fetch::PgpError),
-    #[error("{}: holds key {found}, but its name pins {pinned}; replace the file with the right key", path.display())]
-    Mismatch {
-        path: PathBuf,
-        pinned: String,
-        found: String,
-    },
-}
-
-/// Loads the pinned keys, checking each file holds the fingerprint it is named after.
-pub fn pinned_keys(dir: &Path, fingerprints: &[String]) -> Result<Vec<PinnedKey>, KeyError> {
+/// Loads the pinned keys, checking each file holds the fingerprint it is named after (which
+/// is what lets the Xen key's SHA-1 self-signatures count; see `source_fetch::trust`).
+pub fn pinned_keys(
+    dir: &Path,
+    fingerprints: &[String],
+) -> Result<Vec<PinnedKey>, source_fetch::PgpError> {
     fingerprints
         .iter()
-        .map(|f| {
-            let path = key_path(dir, f);
-            let k = PinnedKey::from_file(&path)?;
-            if k.fingerprint() != *f {
-                return Err(KeyError::Mismatch {
-                    path,
-                    pinned: f.clone(),
-                    found: k.fingerprint(),
-                });
-            }
-            Ok(k)
-        })
+        .map(|f| PinnedKey::pinned_file(&key_path(dir, f), f))
         .collect()
 }
 
@@ -226,6 +208,17 @@ pub fn fetch_for_update(
             (tree.root, None, Some(tree.sha256))
         }
     };
+    // A signature binds bytes, not the name they were served under: the tree itself must say
+    // it is the release asked for (a replayed tag or renamed tarball of another release).
+    let found = crate::update::read_xen_version(&upstream_dir)?;
+    let expected = crate::update::makefile_version(&t.version.xen);
+    if found != expected {
+        let (place, source) = match upstream_commit {
+            Some(_) => (format!("tag {up_tag}"), t.xen.upstream.git.as_str()),
+            None => ("release tarball".to_string(), url.as_str()),
+        };
+        anyhow::bail!("upstream Xen {place} from {source}: its xen/Makefile says Xen {found}, but {expected} was asked for: the server serves another release under this name (a stale or compromised mirror); refusing it");
+    }
     Ok(Fetched {
         qubes_dir: new_dir,
         qubes_commit,
@@ -245,7 +238,7 @@ pub struct GitSources {
 
 impl GitSources {
     /// Caches under `cache_root`; `rewrites` apply to every URL; git commands and HTTP reads
-    /// stop after `timeout`; `quiet` hides download progress.
+    /// stop after `timeout` without progress; `quiet` hides download progress.
     pub fn new(
         cache_root: &Path,
         rewrites: source_fetch::UrlRewrites,
@@ -266,6 +259,12 @@ impl GitSources {
         })
     }
 
+    /// Caps any one git command at `total` in all (`--git-max-time`), even while data flows.
+    pub fn git_max_time(mut self, total: std::time::Duration) -> Self {
+        self.git = self.git.with_total(total);
+        self
+    }
+
     /// Fetches `url`, reusing the copy recorded for it when no hash is pinned (release files
     /// are immutable), so a repeated update does no network I/O.
     fn fetch(
@@ -280,9 +279,10 @@ impl GitSources {
 }
 
 impl GitSources {
-    /// Downloads `sig_url` and `url` (hashing while the bytes stream in), then in one more
-    /// read of the file each, at the same time: checks the signature and, with `unpack`,
-    /// unpacks the tarball there. Nothing is returned unless the signature checked out.
+    /// Downloads `sig_url` and `url` (hashing while the bytes stream in), then checks the
+    /// signature and, with `unpack`, unpacks the tarball there: one after the other when no
+    /// sha256 is pinned; side by side when the pin was checked while the bytes streamed in.
+    /// Nothing is returned unless the signature checked out.
     fn tarball_checked(
         &self,
         url: &str,
@@ -309,31 +309,41 @@ impl GitSources {
             let tarball = get(url, expected.as_ref())?;
             let sig_bytes = std::fs::read(&sig.path)?;
             let (path, shown) = (&tarball.path, tarball.url.as_str());
-            let (verified, unpacked) = std::thread::scope(|s| {
-                let unpacking = unpack.map(|dest| {
-                    s.spawn(move || -> anyhow::Result<PathBuf> {
-                        if dest.exists() {
-                            std::fs::remove_dir_all(dest)?;
-                        }
-                        source_fetch::extract_tarball(path, dest).map_err(|e| {
-                            // Name the URL, not the cache file the bytes sit in.
-                            anyhow::anyhow!("{shown}: {e}")
-                        })?;
-                        Ok(tree_root(dest))
-                    })
-                });
-                let verified = source_fetch::openpgp::verify_detached_file(path, &sig_bytes, keys);
-                let unpacked = unpacking.map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(anyhow::anyhow!("unpacking {shown} panicked")))
-                });
+            let unpack_into = |dest: &Path| -> anyhow::Result<PathBuf> {
+                if dest.exists() {
+                    std::fs::remove_dir_all(dest)?;
+                }
+                source_fetch::extract_tarball(path, dest).map_err(|e| {
+                    // Name the URL, not the cache file the bytes sit in.
+                    anyhow::anyhow!("{shown}: {e}")
+                })?;
+                Ok(tree_root(dest))
+            };
+            let verify = || source_fetch::openpgp::verify_detached_file(path, &sig_bytes, keys);
+            let (verified, unpacked) = if expected.is_some() {
+                // Pinned: the bytes were checked against the pin as they streamed in, so the
+                // signature check and unpacking can share the read.
+                std::thread::scope(|s| {
+                    let unpacking = unpack.map(|dest| s.spawn(move || unpack_into(dest)));
+                    let verified = verify();
+                    let unpacked = unpacking.map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(anyhow::anyhow!("unpacking {shown} panicked")))
+                    });
+                    (verified, unpacked)
+                })
+            } else {
+                // Not pinned: no decompressor or tar parser sees bytes before their
+                // signature checked out.
+                let verified = verify();
+                let unpacked = match (&verified, unpack) {
+                    (Ok(_), Some(dest)) => Some(unpack_into(dest)),
+                    _ => None,
+                };
                 (verified, unpacked)
-            });
+            };
             match verified {
-                Ok(v) => {
-                    for w in &v.warnings {
-                        tracing::warn!("{w}");
-                    }
+                Ok(_) => {
                     // Without `unpack` there is no tree (the root stays empty).
                     let root = unpacked.transpose()?.unwrap_or_default();
                     return Ok(TarballTree {
@@ -369,14 +379,6 @@ fn tree_root(dest: &Path) -> PathBuf {
     }
 }
 
-/// The `object` a raw annotated tag names.
-fn tag_object(raw: &[u8]) -> Option<String> {
-    String::from_utf8_lossy(raw)
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .find_map(|l| l.strip_prefix("object ").map(|s| s.trim().to_string()))
-}
-
 impl Sources for GitSources {
     fn signed_tag_tree(
         &self,
@@ -388,13 +390,15 @@ impl Sources for GitSources {
         let bare = self.git.fetch_tag(repo, tag, None)?;
         let raw = bare.raw_tag_object(tag)?;
         let what = format!("tag {tag} of {}", self.git.rewrite(repo));
-        let v = source_fetch::verify_git_tag(&raw, keys, &what)?;
-        for w in &v.warnings {
-            tracing::warn!("{w}");
-        }
         let commit = bare.resolve_tag(tag)?;
-        if tag_object(&raw).as_deref() != Some(commit.as_str()) {
-            anyhow::bail!("{what}: the signed tag object does not name commit {commit} directly; refusing a tag of a tag");
+        // The signature, and that the signed object is the tag asked for and names this commit.
+        if let Err(e) = source_fetch::verify_signed_tag(&raw, tag, &commit, keys, &what) {
+            // A refused tag must not stay cached: once the server is fixed, a rerun fetches it
+            // again.
+            if let Err(f) = bare.forget_tag(tag) {
+                tracing::warn!("cannot drop the refused tag {tag} from the cache: {f}");
+            }
+            return Err(e.into());
         }
         bare.checkout_tree(&commit, dest)?;
         Ok(commit)

@@ -37,9 +37,14 @@ struct Cli {
     /// Download cache (git mirrors and files keyed by hash).
     #[arg(long, global = true, env = "PACKAGE_DEFS_CACHE")]
     cache: Option<PathBuf>,
-    /// Stop any single network operation after this many seconds.
-    #[arg(long, global = true, default_value_t = 300)]
+    /// Stop a network operation (an HTTP read, a git transfer) after this many seconds
+    /// without progress.
+    #[arg(long, global = true, default_value_t = 300, value_name = "SECS")]
     timeout: u64,
+    /// Stop any one git command after this many seconds in all, even while data still flows
+    /// (a server trickling bytes); raise it for a first fetch over a slow line.
+    #[arg(long, global = true, default_value_t = 3600, value_name = "SECS")]
+    git_max_time: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -218,6 +223,7 @@ fn sources(cli: &Cli) -> Result<GitSources> {
         std::time::Duration::from_secs(cli.timeout),
         cli.quiet,
     )
+    .map(|s| s.git_max_time(std::time::Duration::from_secs(cli.git_max_time)))
 }
 
 fn run(cli: &Cli) -> Result<()> {

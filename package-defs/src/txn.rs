@@ -6,11 +6,14 @@
 //! staging folder is swapped with the real one by one `renameat2(RENAME_EXCHANGE)`, then the
 //! parent is fsynced. Leftover staging folders from an interrupted run are removed by the next
 //! run. (A per-file rename sequence cannot give this guarantee without a recovery step that
-//! readers would have to run first.) Requires Linux and a filesystem with RENAME_EXCHANGE
+//! readers would have to run first.) Concurrent updates are serialised by an advisory lock
+//! (`flock`) on the folder's parent directory itself, so no lock file is left in the user's
+//! tree; the definitions folder cannot carry the lock, as the swap replaces its inode.
+//! Requires Linux and a filesystem with RENAME_EXCHANGE
 //! (ext4, xfs, btrfs, tmpfs); otherwise the update fails before anything changes.
 
 use std::ffi::CString;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::AsRawFd;
@@ -32,7 +35,7 @@ pub enum TxnError {
         what: &'static str,
         source: std::io::Error,
     },
-    #[error("{}: another `package-defs update` holds the lock; wait for it to finish", path.display())]
+    #[error("{}: another `package-defs update` of a definitions folder here holds the lock (flock on this directory); wait for it to finish", path.display())]
     Locked { path: PathBuf },
     #[error("{}: changed on disk while the update ran; nothing was written, run the update again", path.display())]
     Changed { path: PathBuf },
@@ -134,20 +137,31 @@ fn remove_stale(dir: &Path) -> Result<(), TxnError> {
     Ok(())
 }
 
+/// Earlier versions locked with an empty `.<folder>.lock` file beside the folder and left it
+/// there; it is ours, so it goes (only when empty: anything else is not ours to delete).
+fn remove_legacy_lock(dir: &Path) {
+    if let Ok(legacy) = sibling(dir, "lock") {
+        if fs::symlink_metadata(&legacy).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            let _ = fs::remove_file(&legacy);
+        }
+    }
+}
+
 /// Replaces the named files of `dir` all at once (see the module docs for the guarantee).
 pub fn commit(dir: &Path, changes: &[FileChange]) -> Result<(), TxnError> {
-    let lock_path = sibling(dir, "lock")?;
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io(&lock_path, "open lock"))?;
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let lock = File::open(parent).map_err(io(parent, "open for locking"))?;
     // SAFETY: flock on an fd we own; released when `lock` is dropped.
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(TxnError::Locked { path: lock_path });
+        return Err(TxnError::Locked {
+            path: parent.into(),
+        });
     }
     remove_stale(dir)?;
+    remove_legacy_lock(dir);
     let stage = sibling(dir, "staging")?;
     copy_tree(dir, &stage)?;
     let result = (|| {
@@ -169,10 +183,6 @@ pub fn commit(dir: &Path, changes: &[FileChange]) -> Result<(), TxnError> {
             path: dir.into(),
             source,
         })?;
-        let parent = dir
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
         fsync_path(parent)?;
         hook("after-swap");
         Ok(())
@@ -199,11 +209,30 @@ mod tests {
             old_text: o.into(),
             new_text: w.into(),
         };
+        // An empty lock file an earlier version left beside the folder is cleaned up.
+        fs::write(tmp.path().join(".defs.lock"), "").unwrap();
         commit(&dir, &[ch("a.toml", "a1", "a2"), ch("b.toml", "b1", "b2")]).unwrap();
         assert_eq!(fs::read_to_string(dir.join("a.toml")).unwrap(), "a2");
         assert_eq!(fs::read_to_string(dir.join("b.toml")).unwrap(), "b2");
         assert_eq!(fs::read_to_string(dir.join("keys/k.asc")).unwrap(), "key");
         assert!(!sibling(&dir, "staging").unwrap().exists());
+        // Nothing is left beside the folder (no lock file in the user's tree).
+        let beside: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(beside, ["defs"]);
+
+        // A second update while one holds the lock is refused, changing nothing.
+        let held = File::open(tmp.path()).unwrap();
+        assert_eq!(
+            unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+            0
+        );
+        let e = commit(&dir, &[ch("a.toml", "a2", "a9")]).unwrap_err();
+        assert!(matches!(e, TxnError::Locked { .. }), "{e}");
+        assert_eq!(fs::read_to_string(dir.join("a.toml")).unwrap(), "a2");
+        drop(held);
 
         // A concurrent edit of one file aborts everything.
         let e = commit(

@@ -61,8 +61,9 @@ pub enum UpdateError {
         series: String,
         stream: String,
     },
-    #[error("the tag {tag} holds version {found} in its `version`/`rel` files, not {expected}")]
+    #[error("{tag}: its `version`/`rel` files say {found}, but {expected} was asked for: the server serves another release under this tag (a stale or compromised mirror); refusing it")]
     TagMismatch {
+        /// `<repository URL> tag <tag>`.
         tag: String,
         found: QubesVersion,
         expected: QubesVersion,
@@ -377,6 +378,48 @@ pub fn read_hv_abi(upstream: &Path) -> Result<String, UpdateError> {
         })
 }
 
+/// The Xen version a tree says it is, from `xen/Makefile`'s `XEN_VERSION`, `XEN_SUBVERSION`
+/// and `XEN_EXTRAVERSION` (without `$(XEN_VENDORVERSION)`): `4.17.6`, or `4.19.0-rc` for a
+/// candidate (the Makefile carries no rc number).
+pub fn read_xen_version(upstream: &Path) -> Result<String, UpdateError> {
+    let path = upstream.join("xen/Makefile");
+    let text = std::fs::read_to_string(&path).map_err(|e| UpdateError::Tree {
+        path: path.clone(),
+        message: format!("cannot read ({e}); is this a Xen tree?"),
+    })?;
+    let get = |key: &str| {
+        text.lines().find_map(|l| {
+            let l = l.trim();
+            let rest = l.strip_prefix("export ").unwrap_or(l).strip_prefix(key)?;
+            let rest = rest.trim_start();
+            let v = rest
+                .strip_prefix("?=")
+                .or_else(|| rest.strip_prefix(":="))
+                .or_else(|| rest.strip_prefix('='))?;
+            Some(v.trim().replace("$(XEN_VENDORVERSION)", ""))
+        })
+    };
+    match (get("XEN_VERSION"), get("XEN_SUBVERSION")) {
+        (Some(v), Some(s)) => Ok(format!(
+            "{v}.{s}{}",
+            get("XEN_EXTRAVERSION").unwrap_or_default()
+        )),
+        _ => Err(UpdateError::Tree {
+            path,
+            message: "no `XEN_VERSION = N` and `XEN_SUBVERSION = N` lines; is this a Xen tree?"
+                .into(),
+        }),
+    }
+}
+
+/// What `xen/Makefile` says for Xen `v` (see [`read_xen_version`]).
+pub fn makefile_version(v: &crate::version::XenVersion) -> String {
+    match v.rc {
+        None => v.to_string(),
+        Some(_) => format!("{}.{}.{}-rc", v.major, v.minor, v.patch),
+    }
+}
+
 fn sha256_file(path: &Path) -> Result<String, UpdateError> {
     content_hash::hash_file(path)
         .map(|(d, _)| d.to_hex())
@@ -471,7 +514,7 @@ pub fn plan(defs: &Definitions, t: &Target<'_>, f: &Fetched) -> Result<Plan, Upd
                 expected: t.version.clone(),
             },
             None => UpdateError::TagMismatch {
-                tag: t.version.tag(),
+                tag: format!("{} tag {}", t.xen.stream.repo, t.version.tag()),
                 found: tree.version,
                 expected: t.version.clone(),
             },

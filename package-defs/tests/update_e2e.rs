@@ -26,6 +26,7 @@ struct World {
     http: HttpServer,
     git: GitServer,
     qubes: RepoBuilder,
+    xen: RepoBuilder,
     qubes_key: GpgKey,
     xen_key: GpgKey,
     tarball: PathBuf,
@@ -128,6 +129,7 @@ fn world() -> World {
         http,
         git,
         qubes,
+        xen,
         qubes_key,
         xen_key,
         tarball,
@@ -294,7 +296,7 @@ fn every_fault_gives_one_error_and_changes_nothing_then_a_rerun_succeeds() {
         .inject(refs, Fault::Stall(Duration::from_secs(8)), 100);
     w.fails(
         &["--timeout", "2", "update", "xen", "4.17.5-1"],
-        "timed out",
+        "no progress for 2 s",
     );
     w.http.clear_faults();
 
@@ -404,7 +406,10 @@ fn every_fault_gives_one_error_and_changes_nothing_then_a_rerun_succeeds() {
         &qubes_spec("4.17.5", "6", series("5")),
         Some(&w.qubes_key),
     );
-    w.fails(&["update", "xen", "4.17.5-5"], "holds version 4.17.5-6");
+    w.fails(
+        &["update", "xen", "4.17.5-5"],
+        "files say 4.17.5-6, but 4.17.5-5 was asked for",
+    );
 
     // After all that, the good update goes through.
     let o = w.run(&["update", "xen", "4.17.5-1", "--quiet"]);
@@ -547,4 +552,39 @@ fn verify_and_prepare_after_an_update() {
         "{err}"
     );
     assert!(!vendor.join("xen-4.17.5-1").exists());
+}
+
+/// Upstream signed a tag of the right name over a tree of another release (a mis-tag, or a
+/// key holder's mistake): the tree's own version is checked too, and the update is refused.
+#[test]
+fn a_signed_tag_over_another_release_tree_is_refused() {
+    let w = world();
+    std::fs::write(
+        w.xen.work_tree().join("xen/Makefile"),
+        "export XEN_VERSION       = 4\nexport XEN_SUBVERSION    = 17\nexport XEN_EXTRAVERSION ?= .4$(XEN_VENDORVERSION)\n",
+    )
+    .unwrap();
+    w.xen.commit_all("still 4.17.4").unwrap();
+    let st = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(w.xen.git_dir())
+        .args(["tag", "-d", "RELEASE-4.17.5"])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    w.xen.tag("RELEASE-4.17.5", Some(&w.xen_key)).unwrap();
+    w.fails(
+        &["update", "xen", "4.17.5-1", "--skip-tarball"],
+        "upstream Xen tag RELEASE-4.17.5 from https://xenbits.xen.org/git-http/xen.git: its xen/Makefile says Xen 4.17.4, but 4.17.5 was asked for",
+    );
+}
+
+/// `--git-max-time` caps every git command in all (here so low that the first one stops).
+#[test]
+fn git_max_time_caps_git_commands() {
+    let w = world();
+    w.fails(
+        &["--git-max-time", "0", "update", "xen", "4.17.5-1"],
+        "total cap of 0 s",
+    );
 }

@@ -340,7 +340,7 @@ fn a_tree_whose_files_disagree_with_the_tag_is_refused() {
     let e = update::plan(&defs, &t, &fetched).unwrap_err().to_string();
     assert_eq!(
         e,
-        "the tag v4.17.5-1 holds version 4.17.5-2 in its `version`/`rel` files, not 4.17.5-1"
+        "https://github.com/QubesOS/qubes-vmm-xen tag v4.17.5-1: its `version`/`rel` files say 4.17.5-2, but 4.17.5-1 was asked for: the server serves another release under this tag (a stale or compromised mirror); refusing it"
     );
 }
 

@@ -450,3 +450,66 @@ fn the_loader_names_bad_origins_and_unpinned_git_pins() {
         None
     );
 }
+
+/// With no sha256 pinned, the tarball's bytes reach no decompressor or tar parser before its
+/// signature checked out: a tarball signed by a stranger leaves no unpacked file at all.
+#[test]
+fn an_unpinned_tarball_is_not_unpacked_before_its_signature_checks_out() {
+    use package_defs::fetch::{pinned_keys, GitSources, Sources};
+    let w = world();
+    let rewrites = source_fetch::UrlRewrites::from_args_and_process_env(&[format!(
+        "{DOWNLOADS}={}",
+        w.http.url("/")
+    )])
+    .unwrap();
+    let sources =
+        GitSources::new(&w.cache, rewrites, std::time::Duration::from_secs(60), true).unwrap();
+    let keys = pinned_keys(&w.dir, &[w.xen_key.fingerprint().to_string()]).unwrap();
+    let url = format!("https://downloads.xenproject.org{}", tarball_path("4.17.5"));
+    let sig = format!("{url}.sig");
+    let dest = w.tmp.path().join("unpacked");
+
+    let stranger = GpgKey::generate("Stranger <s@example.org>", "ed25519").unwrap();
+    w.http.put(
+        &format!("{}.sig", tarball_path("4.17.5")),
+        stranger
+            .sign_detached(&w.tarball_file("4.17.5"), false)
+            .unwrap(),
+    );
+    let e = sources
+        .signed_tarball_tree(&url, &sig, None, &keys, &dest)
+        .unwrap_err();
+    assert!(
+        format!("{e:#}").contains(&stranger.fingerprint()[24..]),
+        "{e:#}"
+    );
+    assert!(!dest.exists(), "unpacked before the signature was checked");
+
+    // Control: the pinned key's signature (the stale cached one is fetched again), and the
+    // tree is there.
+    w.serve_signed("4.17.5", std::fs::read(w.tarball_file("4.17.5")).unwrap());
+    let tree = sources
+        .signed_tarball_tree(&url, &sig, None, &keys, &dest)
+        .unwrap();
+    assert!(tree.root.join("xen/Makefile").is_file(), "{tree:?}");
+}
+
+/// A signature binds bytes, not a file name: Xen 4.17.4's real-signed tarball served as
+/// 4.17.5 is refused by the version its tree says, and the true one then passes.
+#[test]
+fn an_old_release_tarball_served_under_a_new_name_is_refused() {
+    let w = world();
+    let old = std::fs::read(w.tarball_file("4.17.4")).unwrap();
+    w.serve_signed("4.17.5", old);
+    w.fails(
+        &["update", "xen", "4.17.5-1"],
+        &[
+            "release tarball from https://downloads.xenproject.org/release/xen/4.17.5/xen-4.17.5.tar.gz",
+            "xen/Makefile says Xen 4.17.4, but 4.17.5 was asked for",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&w.cache);
+    w.serve_signed("4.17.5", std::fs::read(w.tarball_file("4.17.5")).unwrap());
+    let o = w.run(&["update", "xen", "4.17.5-1", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

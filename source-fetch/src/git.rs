@@ -8,6 +8,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,14 +27,12 @@ pub enum GitError {
         place: String,
         stderr: String,
     },
-    /// git ran past its time limit and was killed.
-    #[error(
-        "git {args} ({place}) timed out after {secs} s and was stopped; the server may be stalled"
-    )]
+    /// git made no progress for too long, or ran past the total cap, and was stopped.
+    #[error("git {args} ({place}) was stopped: {why}")]
     Timeout {
         args: String,
         place: String,
-        secs: u64,
+        why: String,
     },
     /// git could not be started.
     #[error("running git {args}: {source}; is git installed?")]
@@ -86,12 +86,35 @@ impl RemoteTag {
     }
 }
 
-/// Runs git with rewrites and a timeout, and keeps the bare-repo cache.
+/// How long a git command may run: `idle` without writing anything (network commands run
+/// with `--progress`, so a transfer that moves data keeps talking), and `total` in all. Like
+/// HTTP's read timeout, `idle` stops a stalled server early without killing a long transfer
+/// of a big repository that is still moving; `total` bounds a server that trickles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GitLimits {
+    pub idle: Duration,
+    pub total: Duration,
+}
+
+impl GitLimits {
+    /// The total cap when none is given: an hour, or `idle` if that is longer.
+    pub const DEFAULT_TOTAL: Duration = Duration::from_secs(3600);
+
+    /// `idle` without output, and [`GitLimits::DEFAULT_TOTAL`] in all.
+    pub fn idle(idle: Duration) -> Self {
+        Self {
+            idle,
+            total: Self::DEFAULT_TOTAL.max(idle),
+        }
+    }
+}
+
+/// Runs git with rewrites and time limits, and keeps the bare-repo cache.
 #[derive(Debug, Clone)]
 pub struct GitClient {
     root: PathBuf,
     rewrites: UrlRewrites,
-    timeout: Duration,
+    timeout: GitLimits,
 }
 
 /// A cached bare repository for one URL.
@@ -99,7 +122,7 @@ pub struct GitClient {
 pub struct BareRepo {
     path: PathBuf,
     url: String,
-    timeout: Duration,
+    timeout: GitLimits,
 }
 
 fn base_cmd() -> Command {
@@ -113,23 +136,124 @@ fn base_cmd() -> Command {
     c
 }
 
-/// Wait for `child` up to `timeout`, killing it past that.
-pub(crate) fn wait_with_deadline(
+/// When a child last wrote anything, shared by the threads that read its output.
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.start
+            .elapsed()
+            .saturating_sub(Duration::from_millis(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// Reads `stream` to its end on a thread, recording activity.
+fn drain(
+    mut stream: impl Read + Send + 'static,
+    activity: Arc<Activity>,
+) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    activity.touch();
+                    out.extend_from_slice(&buf[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        out
+    })
+}
+
+/// Waits for `child`, killing it after `limits.idle` without activity or `limits.total` in
+/// all; `Err(why)` says which.
+fn wait_with_limits(
     child: &mut Child,
-    timeout: Duration,
-) -> std::io::Result<Option<ExitStatus>> {
-    let deadline = Instant::now() + timeout;
+    limits: GitLimits,
+    activity: &Activity,
+) -> std::io::Result<Result<ExitStatus, String>> {
     loop {
         if let Some(st) = child.try_wait()? {
-            return Ok(Some(st));
+            return Ok(Ok(st));
         }
-        if Instant::now() >= deadline {
+        let why = if activity.start.elapsed() >= limits.total {
+            Some(format!(
+                "still running after the total cap of {} s (raise it if the transfer is just slow)",
+                limits.total.as_secs()
+            ))
+        } else if activity.idle_for() >= limits.idle {
+            Some(format!(
+                "no progress for {} s; the server may be stalled",
+                limits.idle.as_secs()
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
             let _ = child.kill();
             let _ = child.wait();
-            return Ok(None);
+            return Ok(Err(why));
         }
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// What git said that matters: its `fatal:`/`error:`/`warning:` lines, without the progress
+/// meters `--progress` adds (or the last line when there is no such line).
+fn git_message(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let important: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| {
+            let l = l.strip_prefix("remote: ").unwrap_or(l);
+            ["fatal:", "error:", "warning:"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .collect();
+    match (important.is_empty(), lines.last()) {
+        (false, _) => important.join("; "),
+        (true, Some(last)) => last.to_string(),
+        (true, None) => String::new(),
+    }
+}
+
+/// Runs git (never prompting, C locale) under `limits`; returns stdout. `place` names the
+/// repository or URL in errors. A network command should be given `--progress`, so that a
+/// transfer that still moves data keeps writing and is not taken for a stalled one.
+pub fn run(
+    args: &[&str],
+    cwd: Option<&Path>,
+    place: &str,
+    limits: GitLimits,
+) -> Result<Vec<u8>, GitError> {
+    run_git_env(args, &[], cwd, place, limits)
 }
 
 /// Run git; return stdout. `place` names the repo/URL in errors.
@@ -137,9 +261,9 @@ pub(crate) fn run_git(
     args: &[&str],
     cwd: Option<&Path>,
     place: &str,
-    timeout: Duration,
+    limits: GitLimits,
 ) -> Result<Vec<u8>, GitError> {
-    run_git_env(args, &[], cwd, place, timeout)
+    run_git_env(args, &[], cwd, place, limits)
 }
 
 /// [`run_git`] with extra environment variables.
@@ -148,7 +272,7 @@ fn run_git_env(
     env: &[(&str, &std::ffi::OsStr)],
     cwd: Option<&Path>,
     place: &str,
-    timeout: Duration,
+    limits: GitLimits,
 ) -> Result<Vec<u8>, GitError> {
     let shown = args.join(" ");
     let mut c = base_cmd();
@@ -164,48 +288,44 @@ fn run_git_env(
         args: shown.clone(),
         source,
     })?;
-    let out = child.stdout.take().map(|mut s| {
-        thread::spawn(move || {
-            let mut b = Vec::new();
-            let _ = s.read_to_end(&mut b);
-            b
-        })
-    });
-    let err = child.stderr.take().map(|mut s| {
-        thread::spawn(move || {
-            let mut b = Vec::new();
-            let _ = s.read_to_end(&mut b);
-            b
-        })
-    });
-    let status = wait_with_deadline(&mut child, timeout).map_err(|source| GitError::Spawn {
-        args: shown.clone(),
-        source,
-    })?;
+    let activity = Activity::new();
+    let out = child.stdout.take().map(|s| drain(s, activity.clone()));
+    let err = child.stderr.take().map(|s| drain(s, activity.clone()));
+    let status =
+        wait_with_limits(&mut child, limits, &activity).map_err(|source| GitError::Spawn {
+            args: shown.clone(),
+            source,
+        })?;
     let stdout = out.and_then(|h| h.join().ok()).unwrap_or_default();
     let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
     match status {
-        None => Err(GitError::Timeout {
+        Err(why) => Err(GitError::Timeout {
             args: shown,
             place: place.to_owned(),
-            secs: timeout.as_secs(),
+            why,
         }),
-        Some(s) if s.success() => Ok(stdout),
-        Some(_) => Err(GitError::Failed {
+        Ok(s) if s.success() => Ok(stdout),
+        Ok(_) => Err(GitError::Failed {
             args: shown,
             place: place.to_owned(),
-            stderr: String::from_utf8_lossy(&stderr).trim().to_owned(),
+            stderr: git_message(&stderr),
         }),
     }
 }
 
 impl GitClient {
     /// A client caching repositories under `cache_root/git`, rewriting URLs with `rewrites`,
-    /// stopping any git command after `timeout`.
-    pub fn new(
+    /// stopping any git command after `idle` without progress (and after
+    /// [`GitLimits::DEFAULT_TOTAL`] in all).
+    pub fn new(cache_root: &Path, rewrites: UrlRewrites, idle: Duration) -> Result<Self, GitError> {
+        Self::with_limits(cache_root, rewrites, GitLimits::idle(idle))
+    }
+
+    /// [`GitClient::new`] with both limits given.
+    pub fn with_limits(
         cache_root: &Path,
         rewrites: UrlRewrites,
-        timeout: Duration,
+        timeout: GitLimits,
     ) -> Result<Self, GitError> {
         let root = cache_root.join("git");
         std::fs::create_dir_all(&root).map_err(|source| GitError::Cache {
@@ -217,6 +337,12 @@ impl GitClient {
             rewrites,
             timeout,
         })
+    }
+
+    /// The same client with any one git command capped at `total` in all.
+    pub fn with_total(mut self, total: Duration) -> Self {
+        self.timeout.total = total;
+        self
     }
 
     /// `url` after rewriting.
@@ -303,7 +429,7 @@ impl GitClient {
         let r = run_git(
             &[
                 "fetch",
-                "--quiet",
+                "--progress",
                 "--no-tags",
                 "--depth",
                 "1",
@@ -352,7 +478,7 @@ impl GitClient {
         run_git(
             &[
                 "fetch",
-                "--quiet",
+                "--progress",
                 "--no-tags",
                 "--depth",
                 "1",
@@ -383,8 +509,16 @@ impl BareRepo {
         format!("{} for {}", self.path.display(), self.url)
     }
 
+    /// Local work (no network) prints nothing while it runs: only the total cap applies.
+    fn local(&self) -> GitLimits {
+        GitLimits {
+            idle: self.timeout.total,
+            total: self.timeout.total,
+        }
+    }
+
     fn git(&self, args: &[&str]) -> Result<Vec<u8>, GitError> {
-        run_git(args, Some(&self.path), &self.place(), self.timeout)
+        run_git(args, Some(&self.path), &self.place(), self.local())
     }
 
     /// The commit id `tag` peels to.
@@ -396,6 +530,13 @@ impl BareRepo {
             &format!("refs/tags/{tag}^{{commit}}"),
         ])?;
         Ok(String::from_utf8_lossy(&out).trim().to_owned())
+    }
+
+    /// Drops the cached ref of `tag`, so the next [`GitClient::fetch_tag`] asks the server
+    /// again: for a tag that failed verification, which must not stay cached.
+    pub fn forget_tag(&self, tag: &str) -> Result<(), GitError> {
+        self.git(&["update-ref", "-d", &format!("refs/tags/{tag}")])
+            .map(drop)
     }
 
     /// The raw annotated tag object (`git cat-file tag`), signature included, for
@@ -461,7 +602,7 @@ impl BareRepo {
                 "--force",
             ][..],
         ] {
-            run_git_env(args, &env, None, &place, self.timeout)?;
+            run_git_env(args, &env, None, &place, self.local())?;
         }
         Ok(())
     }

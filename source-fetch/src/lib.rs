@@ -8,21 +8,25 @@
 //! - [`openpgp`]: pinned-key verification of detached signatures and git signed tags.
 //! - [`git`]: ls-remote, shallow tag fetch into a bare-repo cache, raw tag objects, blobs, checkouts.
 //! - [`archive`]: tar/gzip/xz extraction that refuses entries escaping the target.
+//! - [`trust`]: what is trusted and why (the policy, in one place), and signed tags bound to
+//!   the name and commit asked for.
 
 pub mod archive;
 mod cache;
 pub mod git;
 mod http;
 pub mod openpgp;
+pub mod trust;
 mod url_rewrite;
 
 pub use archive::{extract_stream, extract_tar, extract_tarball, ArchiveError, ExtractStats};
 pub use cache::{CacheError, DownloadCache};
 pub use content_hash::Sha256Digest;
-pub use git::{BareRepo, GitClient, GitError, RemoteTag};
+pub use git::{BareRepo, GitClient, GitError, GitLimits, RemoteTag};
 pub use http::{verify_file, ApiResponse, FetchError, FetchOptions, Fetched, Fetcher};
 pub use openpgp::{
     verify_detached, verify_detached_file, verify_detached_reader, verify_git_tag, PgpError,
     PinnedKey, Verified,
 };
+pub use trust::{verify_signed_tag, TagError, TagObject};
 pub use url_rewrite::{RewriteError, UrlRewrites, URL_REWRITE_ENV};

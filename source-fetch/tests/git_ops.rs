@@ -239,8 +239,82 @@ fn git_server_faults_give_one_clear_error_then_rerun_succeeds() {
         1,
     );
     let e = quick.ls_remote_tags(UPSTREAM).unwrap_err();
-    assert!(matches!(e, GitError::Timeout { .. }), "{e}");
+    assert!(
+        matches!(e, GitError::Timeout { .. }) && e.to_string().contains("no progress for 2 s"),
+        "{e}"
+    );
     assert!(quick.ls_remote_tags(UPSTREAM).unwrap().len() >= 3);
+}
+
+/// A loopback TCP proxy to `upstream` that passes requests through and sends answers back
+/// `chunk` bytes at a time, `gap` apart: a slow line whose data keeps moving.
+fn trickle_proxy(upstream: std::net::SocketAddr, chunk: usize, gap: Duration) -> String {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let Ok(mut server) = TcpStream::connect(upstream) else {
+                continue;
+            };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut s2);
+                let _ = s2.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; chunk];
+                while let Ok(n) = server.read(&mut buf) {
+                    if n == 0 || client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(gap);
+                }
+                let _ = client.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    format!("http://{addr}/git/")
+}
+
+/// A transfer that keeps moving runs past the idle limit (git reports progress), and one
+/// that runs past the total cap is stopped even though data still flows.
+#[test]
+fn git_transfers_stop_on_inactivity_or_the_total_cap_not_while_data_flows() {
+    let w = world();
+    let slow = trickle_proxy(w.http.addr(), 64, Duration::from_millis(100));
+    let client = |idle: u64, total: u64| {
+        let mut rw = UrlRewrites::new();
+        rw.push("https://github.com/QubesOS/", &slow);
+        let cache = tempfile::tempdir().unwrap();
+        let limits = source_fetch::GitLimits {
+            idle: Duration::from_secs(idle),
+            total: Duration::from_secs(total),
+        };
+        (
+            GitClient::with_limits(cache.path(), rw, limits).unwrap(),
+            cache,
+        )
+    };
+    let started = std::time::Instant::now();
+    let (patient, _c1) = client(3, 600);
+    let repo = patient.fetch_tag(UPSTREAM, "v4.17.4-5", None).unwrap();
+    assert_eq!(repo.resolve_tag("v4.17.4-5").unwrap(), w.second);
+    // The point of the test: the fetch took longer than the idle limit.
+    assert!(
+        started.elapsed() > Duration::from_secs(3),
+        "the slow line was not slow: {:?}",
+        started.elapsed()
+    );
+
+    let (capped, _c2) = client(600, 1);
+    let e = capped.fetch_tag(UPSTREAM, "v4.17.4-5", None).unwrap_err();
+    assert!(
+        matches!(e, GitError::Timeout { .. }) && e.to_string().contains("total cap of 1 s"),
+        "{e}"
+    );
 }
 
 #[test]

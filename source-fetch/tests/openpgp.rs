@@ -19,12 +19,16 @@ fn real_xen_and_qubes_keys_load_with_expected_fingerprints() {
     for line in tsv.lines().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
         let (fpr, file) = (cols[1], cols[2]);
-        let key = PinnedKey::from_file(&fixtures().join(file)).unwrap();
+        let key = PinnedKey::pinned_file(&fixtures().join(file), fpr).unwrap();
         assert_eq!(key.fingerprint(), fpr, "{file}");
         seen += 1;
     }
     assert_eq!(seen, 2);
-    let xen = PinnedKey::from_file(&fixtures().join("xen.org-key.asc")).unwrap();
+    let xen = PinnedKey::pinned_file(
+        &fixtures().join("xen.org-key.asc"),
+        "23E3222C145F4475FA8060A783FE14C957E82BD9",
+    )
+    .unwrap();
     assert!(
         xen.warnings()
             .iter()

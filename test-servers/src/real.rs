@@ -86,6 +86,12 @@ impl RealRepos {
             .join(";")
     }
 
+    /// The served bare repository `name` (of [`REAL_REPOS`]), for tests that make the server
+    /// lie (say, a ref moved to another tag object).
+    pub fn git_dir(&self, name: &str) -> PathBuf {
+        self._git.root().join(format!("{name}.git"))
+    }
+
     /// The server, to count requests or inject faults.
     pub fn http(&self) -> &HttpServer {
         &self.http

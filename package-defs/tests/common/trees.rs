@@ -46,6 +46,13 @@ pub fn write_upstream_tree(dir: &Path, version: &str, abi: &str) {
     std::fs::create_dir_all(&p).unwrap();
     std::fs::write(p.join("xen-compat.h"), format!("#ifndef __XEN_PUBLIC_XEN_COMPAT_H__\n#define __XEN_PUBLIC_XEN_COMPAT_H__\n\n#define __XEN_LATEST_INTERFACE_VERSION__ {abi}\n\n#endif\n")).unwrap();
     std::fs::write(dir.join("README"), format!("Xen {version} (test tree)\n")).unwrap();
+    let (major, rest) = version.split_once('.').unwrap();
+    let (minor, extra) = rest.split_once('.').unwrap();
+    std::fs::write(
+        dir.join("xen/Makefile"),
+        format!("# test tree\nexport XEN_VERSION       = {major}\nexport XEN_SUBVERSION    = {minor}\nexport XEN_EXTRAVERSION ?= .{extra}$(XEN_VENDORVERSION)\n"),
+    )
+    .unwrap();
     std::fs::write(dir.join("base"), "base\n").unwrap();
     std::fs::write(dir.join("configure"), "#!/bin/sh\necho configured\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
