@@ -17,7 +17,7 @@ const EXAMPLES: &str = "Examples:
   package-defs prepare xen --vendor vendor
   package-defs list
   package-defs show xen --json
-  package-defs export guix > qubes-xen-kit/sources.scm
+  package-defs export guix --check
   package-defs --definitions path/to/definitions list
   package-defs bot --dry-run";
 
@@ -180,15 +180,30 @@ struct BotArgs {
 
 #[derive(Subcommand)]
 enum Export {
-    /// A Guix channel module `(qubes-xen-kit sources)` with an origin for every source.
+    /// The Guix channel's modules: `(qubes-xen-kit sources)` (origins) and
+    /// `(qubes-xen-kit packages)` (xen-qubes, qubes-xen-next and the data packages).
     #[command(
-        after_help = "Example:\n  package-defs export guix -o channel/qubes-xen-kit/sources.scm"
+        after_help = "Examples:\n  package-defs export guix                 # regenerate guix/ beside definitions/\n  package-defs export guix --check         # exit 1 if the committed modules are stale\n  package-defs export guix -o sources.scm  # only the origins module, to one file"
     )]
     Guix {
-        /// Write here instead of stdout.
+        /// Channel directory to write [default: `guix` beside the definitions folder].
+        #[arg(long)]
+        channel: Option<PathBuf>,
+        /// Write nothing; fail if the channel's modules differ from what the definitions generate.
+        #[arg(long, conflicts_with = "output")]
+        check: bool,
+        /// Write only the origins module `(qubes-xen-kit sources)` to this file (`-` for stdout).
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+}
+
+/// The channel directory beside a definitions folder (`definitions/` -> `guix/`).
+fn guix_channel_dir(defs: &std::path::Path) -> PathBuf {
+    let abs = std::fs::canonicalize(defs).unwrap_or_else(|_| defs.to_path_buf());
+    abs.parent()
+        .map(|p| p.join(guix::CHANNEL_DIR))
+        .unwrap_or_else(|| PathBuf::from(guix::CHANNEL_DIR))
 }
 
 fn definitions_dir(cli: &Cli) -> PathBuf {
@@ -357,13 +372,45 @@ fn run(cli: &Cli) -> Result<()> {
             }
         }
         Command::Bot(args) => run_bot(cli, args)?,
-        Command::Export(Export::Guix { output }) => {
+        Command::Export(Export::Guix {
+            channel,
+            check,
+            output,
+        }) => {
             let defs = load(cli)?;
-            let text = guix::export(&defs)?;
-            match output {
-                Some(o) => std::fs::write(o, text)
-                    .with_context(|| format!("cannot write {}", o.display()))?,
-                None => print!("{text}"),
+            if let Some(o) = output {
+                let text = guix::export(&defs)?;
+                if o.as_os_str() == "-" {
+                    print!("{text}");
+                } else {
+                    std::fs::write(o, text)
+                        .with_context(|| format!("cannot write {}", o.display()))?;
+                }
+                return Ok(());
+            }
+            let dir = match channel {
+                Some(c) => c.clone(),
+                None => guix_channel_dir(&definitions_dir(cli)),
+            };
+            let files = guix::channel(&defs)?;
+            if *check {
+                let stale = guix::stale_files(&dir, &files);
+                if !stale.is_empty() {
+                    anyhow::bail!(
+                        "{} differ from what {} generate; run `cargo run -p package-defs -- export guix` and commit the result",
+                        stale.join(", "),
+                        definitions_dir(cli).display()
+                    );
+                }
+                if !cli.quiet {
+                    println!("{}: up to date", dir.display());
+                }
+            } else {
+                for path in guix::write_channel(&dir, &files)? {
+                    if !cli.quiet {
+                        println!("{}", path.display());
+                    }
+                }
             }
         }
     }
