@@ -16,11 +16,13 @@ pub mod gitrepo;
 pub mod lock;
 pub mod packages;
 pub mod process;
+pub mod publish;
 pub mod report;
 pub mod run;
 pub mod state;
 
 pub use forge::{GitHubTags, GitTags, TagSource};
 pub use packages::{Followed, Packages};
+pub use publish::{publish, Publish, PublishError, Pushed};
 pub use report::{Outcome, PackageReport, RunReport, Step};
 pub use run::{run, BotConfig, BotError};

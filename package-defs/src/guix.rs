@@ -71,6 +71,17 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
+/// The OpenPGP fingerprints a `.guix-authorizations` file lists: its 40-hex-digit strings,
+/// spaces removed, upper case (the file is plain data; Guix reads it the same way).
+pub fn authorized_fingerprints(text: &str) -> Vec<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(|s| s.replace(' ', "").to_ascii_uppercase())
+        .filter(|s| s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit()))
+        .collect()
+}
+
 /// The Guix package (and variable) name of a definition: Guix already has a `xen`, so the
 /// stable stream's package is `xen-qubes`; other names are kept.
 pub fn package_name(definition: &str) -> String {
@@ -424,6 +435,20 @@ Qubes' hypervisor configuration, completed for this tree.")))
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authorizations_fingerprints_are_read() {
+        let text = r#"(authorizations (version 0)
+  (("AD17 A21E F8AE D8F1 CC02  DBD9 F7D5 C9BF 765C 61E3" (name "alice"))
+   ("0123456789abcdef0123456789abcdef01234567" (name "bot"))))"#;
+        assert_eq!(
+            authorized_fingerprints(text),
+            [
+                "AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3",
+                "0123456789ABCDEF0123456789ABCDEF01234567"
+            ]
+        );
+    }
 
     #[test]
     fn strings_are_escaped() {

@@ -119,7 +119,7 @@ enum Command {
     /// The weekend bump bot: bump every stream to its newest landed Qubes tag, one commit
     /// per package on branch <prefix><date>, after the build gate passes.
     #[command(after_help = BOT_EXAMPLES)]
-    Bot(BotArgs),
+    Bot(Box<BotArgs>),
 }
 
 const BOT_EXAMPLES: &str = "Examples:
@@ -170,6 +170,14 @@ struct BotArgs {
     /// Plan only: print what would be bumped; touch nothing.
     #[arg(long)]
     dry_run: bool,
+    /// After the run, push the bump branch to this git remote (name or URL), never forced;
+    /// a failed push is retried by the next run.
+    #[arg(long, value_name = "REMOTE")]
+    push: Option<String>,
+    /// With --push: fast-forward this branch of the remote (the channel's branch) to the
+    /// bump branch instead of pushing the bump branch under its own name.
+    #[arg(long, value_name = "BRANCH", requires = "push")]
+    push_branch: Option<String>,
     /// Do not fetch the release tarball + .sig (its sha256 stays unpinned).
     #[arg(long)]
     skip_tarball: bool,
@@ -496,11 +504,41 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
         }
         other => anyhow::bail!("--forge {other:?}: expected `git` or `github`"),
     };
+    // A Guix channel's bump commits carry the regenerated modules, signed by a key its
+    // `.guix-authorizations` lists (else Guix users' `guix pull` refuses them).
+    let guix_channel = repo.join(".guix-channel").exists().then(|| {
+        rel.parent()
+            .unwrap_or(std::path::Path::new(""))
+            .join(guix::CHANNEL_DIR)
+            .to_string_lossy()
+            .into_owned()
+    });
+    if !args.dry_run {
+        check_signing_key(&repo, &args.base, args.sign.as_deref())?;
+    }
     let packages = package_defs::bot::DefinitionsPackages {
         sources: &sources,
         with_tarball: !args.skip_tarball,
+        guix_channel,
     };
     let report = bump_bot::run(&cfg, &packages, tags.as_ref())?;
+    let published = match (&args.push, args.dry_run) {
+        (Some(remote), false) => {
+            let target = bump_bot::Publish {
+                remote: remote.clone(),
+                to_branch: args.push_branch.clone(),
+            };
+            Some(bump_bot::publish(&repo, &state_dir, &report, &target))
+        }
+        _ => None,
+    };
+    if let Some(Ok(pushed)) = &published {
+        for p in pushed {
+            if !cli.quiet {
+                eprintln!("pushed {} {} to {} {}", p.branch, p.commit, p.remote, p.to);
+            }
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !cli.quiet || report.failed() {
@@ -519,6 +557,52 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
             .collect();
         anyhow::bail!("bot run failed: {}", failed.join(", "));
     }
+    if let Some(Err(e)) = published {
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// In a repository with `.guix-authorizations` (on `base`), the bot must sign with a key
+/// that file lists.
+fn check_signing_key(repo: &std::path::Path, base: &str, key: Option<&str>) -> Result<()> {
+    let spec = format!("{base}:.guix-authorizations");
+    let out = std::process::Command::new("git")
+        .args(["show", &spec])
+        .current_dir(repo)
+        .output()
+        .context("cannot run git")?;
+    if !out.status.success() {
+        return Ok(());
+    }
+    let authorized = guix::authorized_fingerprints(&String::from_utf8_lossy(&out.stdout));
+    let Some(key) = key else {
+        anyhow::bail!(
+            "{}/.guix-authorizations lists the keys that may sign this channel's commits ({}); pass --sign with one of them",
+            repo.display(),
+            authorized.join(", ")
+        );
+    };
+    let gpg = std::process::Command::new("gpg")
+        .args(["--batch", "--with-colons", "--fingerprint", key])
+        .output()
+        .context("cannot run gpg")?;
+    let fpr = String::from_utf8_lossy(&gpg.stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_string())
+        })
+        .filter(|_| gpg.status.success());
+    let Some(fpr) = fpr else {
+        anyhow::bail!("--sign {key}: gpg has no such key in its keyring (GNUPGHOME); import the bot's secret key");
+    };
+    anyhow::ensure!(
+        authorized.iter().any(|a| a.eq_ignore_ascii_case(&fpr)),
+        "--sign {key}: key {fpr} is not in {}'s .guix-authorizations ({}); Guix would refuse its commits. Sign with an authorized key, or authorize this one in a commit signed by an authorized key",
+        base,
+        authorized.join(", ")
+    );
     Ok(())
 }
 
