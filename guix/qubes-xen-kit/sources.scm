@@ -87,6 +87,8 @@
     (641 "0641-xenpm-Factor-out-a-non-fatal-cpuid_parse-variant.patch" "5ea7326137915ada6971100f497aaf2a11439268495b4d5a33ffb3ad3cf2bb5d")
     (642 "0642-xenpm-Add-set-cpufreq-hwp-subcommand.patch" "b4b261d85c3fd357769c605296099c90deba05cc5bfbe7ccce3e2888edc46ac2")
     (643 "0643-cpufreq-enable-HWP-by-default.patch" "6dcdc96c5f5221432b60b471864770ab71f2d8ac3cad0896ef90e9aef3057364")
+    (651 "0651-x86-msi-passthrough-all-MSI-X-vector-ctrl-writes-to-.patch" "ecdb25e2f6500168512937b789117676ab9c7778f0ab510a26cdca46ca64373f")
+    (652 "0652-x86-hvm-Allow-writes-to-registers-on-the-same-page-a.patch" "76d182ee20fdae770a4313f3982df201e07a9a0cccdb70b1b20a4a5e30e627a2")
     (653 "0653-python-avoid-conflicting-_FORTIFY_SOURCE-values.patch" "3b54d09d656151b21aa453453e5ee471ba67f4f535ee567a6a6af25194a05409")
     (670 "0670-x86-hpet-Disable-legacy-replacement-mode-after-test-.patch" "70c76985ad8048c193172695696519316dfb3461bcce2779467e0ed48daa3856")
     (671 "0671-x86-idle-Get-PC-8.10-counters-for-Tiger-and-Alder-La.patch" "cd40247cb385a80a790769fe8175bb7bb81140389740dff9ac6f0992c5b9a7af")
