@@ -16,6 +16,14 @@ cache=${QXK_CACHE_DIR:-/var/cache/qubes-xen-kit}/guix-chroot
 refresh=0
 [ "${1:-}" = "--refresh" ] && refresh=1
 
+# One maker at a time (parallel tests ask at once); the others wait, then reuse its chroot.
+mkdir -p "$cache" 2>/dev/null || {
+  echo "error: cannot create the cache folder $cache; run as root or set QXK_CACHE_DIR to a writable folder" >&2
+  exit 1
+}
+exec 9>"$cache/.make.lock"
+flock 9
+
 if [ "$refresh" -eq 0 ]; then
   # Newest complete chroot first.
   for d in $(ls -1d "$cache"/guix-* 2>/dev/null | sort -rV); do
@@ -42,7 +50,6 @@ if [ -z "$mirror" ]; then
   exit 1
 fi
 
-mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/.make.XXXXXX")
 cleanup() {
   for m in proc dev/pts dev sys; do

@@ -334,28 +334,19 @@ fn a_typo_in_a_phase_fails_the_real_guix_check() {
     }
 }
 
-/// The fixture repository holding `url`'s history.
-fn fixture_tar(url: &str) -> &'static str {
-    if url.contains("qubes-vmm-xen") {
-        "qubes-vmm-xen.git.tar"
-    } else if url.contains("xen.git") {
-        "xen.git.tar"
-    } else {
-        panic!("no fixture repository for {url}")
-    }
-}
-
 #[test]
 fn guix_hash_of_real_checkouts_equals_every_pin() {
     let Some(g) = Guix::get() else { return };
+    let real = test_servers::RealRepos::serve().unwrap();
     let defs = load_dir(&shipped()).unwrap();
+    // Fetched as Guix's git-fetch does: the pinned ref of the real URL (served on loopback).
     let git = |dir: &Path, args: &[&str]| {
-        let o = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .unwrap();
+        let mut c = Command::new("git");
+        c.arg("-C").arg(dir);
+        for (from, to) in real.rewrites() {
+            c.arg("-c").arg(format!("url.{to}.insteadOf={from}"));
+        }
+        let o = c.args(args).output().unwrap();
         assert!(
             o.status.success(),
             "git {args:?}: {}",
@@ -365,55 +356,32 @@ fn guix_hash_of_real_checkouts_equals_every_pin() {
     let mut checks = String::from("set -euo pipefail\n");
     let mut want = Vec::new();
     for p in &defs.packages {
-        let (url, commit, nar) = match &p.body {
+        let (url, tag, commit, nar) = match &p.body {
             Body::Xen(x) => (
                 &x.upstream.git,
+                Some(x.upstream.tag.clone()),
                 x.upstream.commit.clone().unwrap(),
                 x.upstream.nar_sha256.clone().unwrap(),
             ),
             Body::QubesData(d) => (
                 &d.source.repo,
+                d.source.tag.clone(),
                 d.source.commit.clone(),
                 d.source.nar_sha256.clone(),
             ),
         };
-        let tar = fixture_tar(url);
-        let bare = g.host(tar);
-        if !bare.exists() {
-            std::fs::create_dir_all(&bare).unwrap();
-            let st = Command::new("tar")
-                .arg("-xf")
-                .arg(fixtures().join("git").join(tar))
-                .arg("-C")
-                .arg(&bare)
-                .status()
-                .unwrap();
-            assert!(st.success());
-        }
-        let repo = std::fs::read_dir(&bare)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
         let rel = format!("checkout-{}", p.name);
         let dir = g.host(&rel);
-        let st = Command::new("git")
-            .args(["clone", "--quiet", "--no-checkout"])
-            .arg(&repo)
-            .arg(&dir)
-            .status()
-            .unwrap();
-        assert!(st.success());
+        std::fs::create_dir_all(&dir).unwrap();
+        git(&dir, &["init", "-q"]);
+        match &tag {
+            // A shallow server sends a tag only to a shallow fetch.
+            Some(t) => git(&dir, &["fetch", "-q", "--depth", "1", url, "tag", t]),
+            None => git(&dir, &["fetch", "-q", "--depth", "1", url, &commit]),
+        }
         git(
             &dir,
-            &[
-                "-c",
-                "advice.detachedHead=false",
-                "checkout",
-                "--quiet",
-                &commit,
-            ],
+            &["-c", "advice.detachedHead=false", "checkout", "-q", &commit],
         );
         checks += &format!("echo \"{} $(guix hash -rx {})\"\n", p.name, g.inside(&rel));
         want.push(format!("{} {nar}", p.name));
