@@ -390,3 +390,23 @@ fn a_rejected_push_is_never_forced_and_the_next_run_retries_it() {
         w.pending_pushes()
     );
 }
+
+#[test]
+fn nothing_is_pushed_when_the_gate_fails() {
+    let w = world();
+    let o = w.bot(
+        &w.bot_key,
+        &["--gate", "false", "--push", w.remote.to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("at step gate"), "{}", stderr(&o));
+    assert_eq!(
+        w.remote_ref(&format!("refs/heads/bot/bumps-{SATURDAY}")),
+        None
+    );
+    assert!(
+        !w.pending_pushes().contains("bot/"),
+        "{}",
+        w.pending_pushes()
+    );
+}
