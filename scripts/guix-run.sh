@@ -15,7 +15,7 @@ shift
   echo "error: $root is not a complete Guix chroot; make one with scripts/guix-chroot.sh" >&2
   exit 1
 }
-exec flock "$root/.qxk-run.lock" unshare --mount --pid --fork --propagation private -- bash -euc '
+exec flock "$root/.qxk-run.lock" unshare --mount --pid --fork --kill-child --propagation private -- bash -euc '
   root=$1; shift
   mount -t proc proc "$root/proc"
   mount --rbind /dev "$root/dev"

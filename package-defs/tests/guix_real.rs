@@ -54,7 +54,7 @@ const BUILDER_CHECK: &str = r#"
     (for-each (lambda (p) (format #t "phase ~a~%" (car p))) phases)))
 (define builder (cadr (command-line)))
 (load builder)
-(compile-file builder #:output-file "/tmp/qxk-builder.go"
+(compile-file builder #:output-file (caddr (command-line))
               #:opts '(#:warnings (unbound-variable arity-mismatch format)))
 "#;
 
@@ -98,7 +98,7 @@ for p in xen-qubes qubes-xen-next; do
   echo "== builder $p"
   drv=$(guix build -d --no-grafts -L "$ch" $p) || {{ fail=1; continue; }}
   builder=$(guile -c "(use-modules (guix derivations) (srfi srfi-1)) (display (last (derivation-builder-arguments (read-derivation-from-file \"$drv\"))))")
-  out=/outputs/out guile --no-auto-compile -s {check} "$builder" 2>&1 || {{ echo "builder-failed"; fail=1; }}
+  out=/outputs/out guile --no-auto-compile -s {check} "$builder" {go} 2>&1 || {{ echo "builder-failed"; fail=1; }}
 done
 echo "== lint"
 guix lint -n -L "$ch" {pkgs} 2>&1
@@ -108,6 +108,7 @@ exit $fail
 "#,
         inspect = g.inside("inspect.scm"),
         check = g.inside("builder-check.scm"),
+        go = g.inside("builder.go"),
         pkgs = PACKAGES.join(" "),
     );
     let o = g.run(&script);
@@ -293,25 +294,28 @@ fn a_typo_in_a_phase_fails_the_real_guix_check() {
     exported_channel(&g, "good");
     let modules = g.host("good/qubes-xen-kit/packages.scm");
     let text = std::fs::read_to_string(&modules).unwrap();
-    for (what, from, to, expect) in [
+    for (n, (what, from, to, expect)) in [
         (
             "a misspelt procedure",
             "(setenv \"EFI_VENDOR\" \"qubes\")",
             "(setnev \"EFI_VENDOR\" \"qubes\")",
-            "setnev",
+            "build side: ",
         ),
         (
             "a misspelt phase name",
             "(add-after 'set-environment-up",
             "(add-after 'set-enviroment-up",
-            "builder-failed",
+            "build side: builder-failed",
         ),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         assert!(
             text.contains(from),
             "{what}: the module no longer contains {from:?}"
         );
-        let rel = format!("broken-{}", expect);
+        let rel = format!("broken-{n}");
         let status = Command::new("cp")
             .arg("-a")
             .arg(g.host("good"))
@@ -326,8 +330,11 @@ fn a_typo_in_a_phase_fails_the_real_guix_check() {
         .unwrap();
         let r = check_channel(&g, &g.inside(&rel));
         let problems = problems(&r).join("\n");
+        let word = if n == 0 { "setnev" } else { "builder-failed" };
         assert!(
-            problems.contains(expect),
+            problems
+                .lines()
+                .any(|l| l.contains(expect) && l.contains(word)),
             "{what} went unnoticed:\n{problems}\n{}",
             r.stdout
         );
