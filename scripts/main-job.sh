@@ -23,7 +23,7 @@ guile --no-auto-compile -c "(call-with-input-file \"$m\"
     (format #t \"$m: read ~a top-level forms~%\" n) (loop (+ n 1)))))))"
 
 echo "== verify pins against upstream"
-if timeout 10 git ls-remote --tags https://github.com/QubesOS/qubes-vmm-xen 'v4.17.4-5' >/dev/null 2>&1; then
+if timeout 10 git ls-remote --tags https://github.com/QubesOS/qubes-vmm-xen 'v4.17.6-6' >/dev/null 2>&1; then
   "$pd" verify
 else
   echo "upstream not reachable from this machine: 'package-defs verify' and 'update' need"

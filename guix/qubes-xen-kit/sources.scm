@@ -7,23 +7,23 @@
   #:use-module (guix git-download)
   #:use-module (guix download))
 
-;;; qubes-vmm-xen-data 4.17.4-5 (qubes-data)
+;;; qubes-vmm-xen-data 4.17.6-6 (qubes-data)
 
-(define-public qubes-vmm-xen-data-version "4.17.4")
-(define-public qubes-vmm-xen-data-qubes-rel "5")
+(define-public qubes-vmm-xen-data-version "4.17.6")
+(define-public qubes-vmm-xen-data-qubes-rel "6")
 
 (define-public qubes-vmm-xen-data-origin
   (origin
     (method git-fetch)
     (uri (git-reference
           (url "https://github.com/QubesOS/qubes-vmm-xen")
-          (commit "d282d67401035105f33ccb0daf3f6fbcb2a2c69b")))
-    (file-name (git-file-name "qubes-vmm-xen-data" "4.17.4-5"))
-    (sha256 (base32 "1gc2pw8928yyfk9ljplv0i85a6s4a0qs407idm38dcgqgkqdjkza"))))
+          (commit "e23db720c83a525785e1af02e4983f11f20ee2bc")))
+    (file-name (git-file-name "qubes-vmm-xen-data" "4.17.6-6"))
+    (sha256 (base32 "1y2vps3gy883iqs2hhavm4gpj5dasz79h5iz998d5rb6801w34zs"))))
 
 ;; Hypervisor .config inside qubes-vmm-xen-data-origin, installed as xen/.config.
 (define-public qubes-vmm-xen-data-config "config")
-(define-public qubes-vmm-xen-data-config-sha256 "ed824d2386558c677cf37725e78b37c9186e00f64f4e6effe1c501d1390e2718")
+(define-public qubes-vmm-xen-data-config-sha256 "b83be0bae2e882681f9a751de70ca58748cdde7530f08a2dda5378124fd0ce3c")
 
 ;; Patch series inside qubes-vmm-xen-data-origin, in the order to apply (patch -p1):
 ;; (number file sha256-hex).
@@ -38,7 +38,7 @@
     (304 "0304-efi-Avoid-hard-coding-the-various-PAT-constants.patch" "eedc9abdb9bb3b5b0b1745833677916852400ae22999dd4d9854ac000417953c")
     (305 "0305-x86-Add-memory-type-constants.patch" "ad9e6d929f969f821048f6b22f7bc3ce9abcc8ceb0b793f53910820788b9b2f8")
     (306 "0306-x86-Replace-PAT_-with-X86_MT_.patch" "9c942ed6d1ef556f290a74271f587a87ccca78762d158a16749598ca12d5cc11")
-    (307 "0307-x86-Replace-MTRR_-constants-with-X86_MT_-constants.patch" "d17791d456ce8830139c03f97e07502efc47c35a0a4c2a334a8c1fb326d362f1")
+    (307 "0307-x86-Replace-MTRR_-constants-with-X86_MT_-constants.patch" "82875b9252b09aa9734f756a7611199cb03915243a93bf069d4f1f6aa1e2150c")
     (308 "0308-x86-Replace-EPT_EMT_-constants-with-X86_MT_.patch" "9038e6c246da918bc8dc21e9ae14e561cbd442a60547952d102228e294af4525")
     (309 "0309-x86-Derive-XEN_MSR_PAT-from-its-individual-entries.patch" "23a334338d62481cbd2e1b6dc61677d01de8b1f125430bec4a62d1cc1f23abdf")
     (314 "0314-drivers-char-support-up-to-1M-BAR0-of-xhci.patch" "95653abfa2eb999dde1b7212b8ad09ea01be626f21ed9355f114baff6b586e29")
@@ -47,7 +47,21 @@
     (317 "0317-xen-list-add-LIST_HEAD_RO_AFTER_INIT.patch" "cfca31e7703a17ec2d03fb492be377644be3b22c47a258c23488a559425227cd")
     (318 "0318-x86-mm-add-API-for-marking-only-part-of-a-MMIO-page-.patch" "55ee714530f5c91b47f182661b94c18c38eb043aa54cd286050aac8bcd2b70f3")
     (319 "0319-drivers-char-Use-sub-page-ro-API-to-make-just-xhci-d.patch" "150755001e6b45d9192175e7fbda271701dec8c5c8a95db0d152add719beda9e")
-    (500 "0500-xsa458.patch" "22dd1071755b1fd6b4ea3ce18a200f626ee796e77b7e7d93a3a5b33d2a896706")
+    (320 "0320-Simplified-version-of-don-t-expose-XENFEAT_hvm_pirqs.patch" "5fe9daa8cf204d0207037be1c0a7c3187889dad58823154c35347853a48862c9")
+    (321 "0321-x86-x2APIC-correct-cluster-tracking-upon-CPUs-going-.patch" "693501fdcb50b98491ade029575ad938b357d22d33aa027cc70e64d6085c0f55")
+    (322 "0322-xen-spinlock-Fix-UBSAN-load-of-address-with-insuffic.patch" "8eaf3b3dfb8a47538d77f6cff12cd31727de821add7b2f73cb780e56810335de")
+    (323 "0323-x86-io-apic-fix-directed-EOI-when-using-AMD-Vi-inter.patch" "a2ec1d9630b9de21ee81ddb14df3bc67326bebf5620817b4cdff875fc1b82039")
+    (324 "0324-x86-io-apic-prevent-early-exit-from-i8259-loop-detec.patch" "c50797ebd0b5fc513ca527f2ef36e90d8cae0757189251477db625afca6e6160")
+    (325 "0325-iommu-amd-vi-do-not-error-if-device-referenced-in-IV.patch" "a1e295190faf1ddfa76e67f383f56af82ba1a77a684af32f5a730b1900e3b285")
+    (326 "0326-x86-cpuid-More-AMD-features.patch" "eaff9e27417ad5b7fef076f9e36245bf6ac0843e3ef4dd88bc21d8ac5506dace")
+    (327 "0327-x86-spec-ctrl-Support-for-SRSO_U-S_NO-and-SRSO_MSR_F.patch" "d844b800063a93431dda0d13c10f3db9635c076958816a99a9ea70f2b402305e")
+    (328 "0328-x86-traps-Rework-LER-initialisation-and-support-Zen5.patch" "7ea3caf13ba2529f0ff9db21595b31dc338dcc5d391f667f54eb34b9928d7547")
+    (329 "0329-x86-amd-Misc-setup-for-Fam1Ah-processors.patch" "d8bdc24f3bbaab69c9592bec61e9bd7e4b79f382682bca326c7ceaa186aa78f2")
+    (332 "0332-x86-dom0-be-less-restrictive-with-the-Interrupt-Addr.patch" "0578c8aa3600ff80f8392263a0a8068f053ddb26994ab07e7ed0952cd02f1948")
+    (500 "0500-xsa480.patch" "578f8fec3f34656e085419f6376d43987ffd6ed32e067b4024d3c83ce03a5901")
+    (501 "0501-xsa488-4.17.patch" "1c8fd913672b41b89c1cd9543493523802cfb03e4c0a3e4461d13577d6b9442a")
+    (502 "0502-xsa490-4.17-2.patch" "6c717a5bd914088463c74b89893672388848a2222165478aed63b6c2a4151e28")
+    (503 "0503-xsa491-4.21.patch" "443674f42a092b953b6ba4d91cfa19bfbee0077dfcd5a39ae53368e40ed23aac")
     (604 "0604-libxl-create-writable-error-xenstore-dir.patch" "4ff4f6893f92cac8a78377bc557761cb359050c037f63be37de6359cba984253")
     (605 "0605-libxl-do-not-wait-for-backend-on-PCI-remove-when-bac.patch" "725c88897ffe71692a10feab9d9bdd8db7e58564060980dd5cf4354b0bcc9a32")
     (606 "0606-libxl-do-not-fail-device-removal-if-backend-domain-i.patch" "bb71b371c30886e38029a80c85807c210120cf1b30bb8cc46f44832c8c8db111")
@@ -90,12 +104,15 @@
     (651 "0651-x86-msi-passthrough-all-MSI-X-vector-ctrl-writes-to-.patch" "ecdb25e2f6500168512937b789117676ab9c7778f0ab510a26cdca46ca64373f")
     (652 "0652-x86-hvm-Allow-writes-to-registers-on-the-same-page-a.patch" "76d182ee20fdae770a4313f3982df201e07a9a0cccdb70b1b20a4a5e30e627a2")
     (653 "0653-python-avoid-conflicting-_FORTIFY_SOURCE-values.patch" "3b54d09d656151b21aa453453e5ee471ba67f4f535ee567a6a6af25194a05409")
+    (654 "0654-libxl-Skip-missing-legacy-IRQ.patch" "c7377dffc76737f6500e844db14c09636b24631a0306d92ab7200fb31ce5c570")
     (670 "0670-x86-hpet-Disable-legacy-replacement-mode-after-test-.patch" "70c76985ad8048c193172695696519316dfb3461bcce2779467e0ed48daa3856")
     (671 "0671-x86-idle-Get-PC-8.10-counters-for-Tiger-and-Alder-La.patch" "cd40247cb385a80a790769fe8175bb7bb81140389740dff9ac6f0992c5b9a7af")
     (672 "0672-x86-ACPI-Ignore-entries-marked-as-unusable-when-pars.patch" "776f681c200538481eda4ac6744c747df35c5204ee1a30d5ffe5caf426c9481c")
     (673 "0673-x86-msr-Allow-hardware-domain-to-read-C-state-reside.patch" "e6b8ed8d5d792d9a40d39751edc12d16234b51c9c067a45673a2fcb436baa8d6")
     (674 "0674-x86-mwait-idle-Use-ACPI-for-CPUs-without-hardcoded-C.patch" "d616caa0d1e1f1ae87cafd4242a606fe133e23e18a976851d21af46e8d087185")
     (675 "0675-libxl_pci-Pass-power_mgmt-via-QMP.patch" "7003ad04ca300a4086f3199da7ba143cc8d22394a29e59d8b12f4aa40f163a3b")
+    (676 "0676-tools-xg-increase-LZMA_BLOCK_SIZE-for-uncompressing-.patch" "4cd7ee6e2e04b9104e1f865e8730ae883a92866f5bc31a860772796b7db0ee58")
+    (677 "0677-libxl-constify-some-local-variables-to-appease-gcc-1.patch" "c0e5a4687e7c7b8d630147c8435fe075e1f65b592e832b2435c9c3673914cae3")
     (1000 "1000-Do-not-access-network-during-the-build.patch" "c6e66135388bc162e4781b3190ec283298bcfd6800c940be431c9622dc7e0834")
     (1001 "1001-hotplug-store-block-params-for-cleanup.patch" "cd18079a0f5976eab1b71fcecb8487c3b6236d909f37758358780486610741c4")
     (1002 "1002-libxl-do-not-start-dom0-qemu-when-not-needed.patch" "c55690a066b74f3653b8bfb9192cb9f4c20e96d6130260fe3e9bd6e485bfd4a4")
@@ -114,7 +131,7 @@
     (1015 "1015-libxl-conditionally-allow-PCI-passthrough-on-PV-with.patch" "fb0e5b3cf40ae633df307f64085b920c6292017858813c483afb470ba3fdabf5")
     (1016 "1016-gnttab-disable-grant-tables-v2-by-default.patch" "eb3d4362ef8b5be6b7eda83952c192130364d231f61d9d2b2419ec3a6dd6dcc9")
     (1018 "1018-Fix-IGD-passthrough-with-linux-stubdomain.patch" "8715c42e825b1b63691a98f38300a910271e5c257fac64974ddfabe0216ea17e")
-    (1019 "1019-Use-Linux-s-PAT.patch" "7befd909eb37c966855519c47462b327ba2f2a1e7ef13ac11284b7900b57563c")
+    (1019 "1019-Use-Linux-s-PAT.patch" "25885b445745811f9910ade5116b22b3e2c627febbaecfa886da9411e24334a6")
     (1100 "1100-Define-build-dates-time-based-on-SOURCE_DATE_EPOCH.patch" "b54780fc44af0098b8e2a338e14a766d9f21621218f4f4fda63cc0e1ce943ce8")
     (1101 "1101-docs-rename-DATE-to-PANDOC_REL_DATE-and-allow-to-spe.patch" "b17ce459b93385273df93e6b5c1cede5703e8d05b1cd8ef39ceb1a585e11511b")
     (1102 "1102-docs-xen-headers-use-alphabetical-sorting-for-incont.patch" "75556a1a76a7a4d62bf570266ea6f104e514734b1e1604b14543ba73cf7e0f94")
@@ -253,21 +270,21 @@
         "--disable-ocamltools"
         "--with-system-qemu"))
 
-;;; xen 4.17.4-5 (xen)
+;;; xen 4.17.6-6 (xen)
 
-(define-public xen-version "4.17.4")
-(define-public xen-qubes-rel "5")
+(define-public xen-version "4.17.6")
+(define-public xen-qubes-rel "6")
 
 (define-public xen-upstream-origin
   (origin
     (method git-fetch)
     (uri (git-reference
           (url "https://xenbits.xen.org/git-http/xen.git")
-          (commit "d530627aaa9b6e03c7f911434bb342fca3d13300")))
-    (file-name (git-file-name "xen" "4.17.4"))
-    (sha256 (base32 "0skhi6bgbhv5z57va5sm002jmlwwc7fimpzy9z3gqp1q799m0nz2"))))
+          (commit "8c80ec836310fb2be22b0a2437da002b6b031480")))
+    (file-name (git-file-name "xen" "4.17.6"))
+    (sha256 (base32 "0n5q5b147cnn57jzlkjmaqn35dy8lyaq96rjmhvd77w1aymn52vf"))))
 
-;; Release tarball https://downloads.xenproject.org/release/xen/4.17.4/xen-4.17.4.tar.gz is not pinned yet (`package-defs update` pins it).
+;; Release tarball https://downloads.xenproject.org/release/xen/4.17.6/xen-4.17.6.tar.gz is not pinned yet (`package-defs update` pins it).
 
 (define-public xen-upstream-source xen-upstream-origin)
 (define-public xen-qubes-data-origin qubes-vmm-xen-data-origin)

@@ -54,6 +54,12 @@ pub enum GitError {
         expected: String,
         actual: String,
     },
+    /// The checkout folder could not be made.
+    #[error("cannot write a checkout to {path}: {source}")]
+    Checkout {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Setting up the cache directory failed.
     #[error("git cache {path}: {source}")]
     Cache {
@@ -417,15 +423,17 @@ impl BareRepo {
     /// repository, never in `dest`; user and system git config are ignored, so a user's
     /// `core.autocrlf` cannot change the tree. git itself refuses paths that leave `dest`.
     pub fn checkout_tree(&self, commit: &str, dest: &Path) -> Result<(), GitError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| GitError::Cache { path, source }
-        };
-        std::fs::create_dir_all(dest).map_err(io(dest))?;
+        std::fs::create_dir_all(dest).map_err(|source| GitError::Checkout {
+            path: dest.to_path_buf(),
+            source,
+        })?;
         let scratch = tempfile::Builder::new()
             .prefix("checkout-")
             .tempdir_in(&self.path)
-            .map_err(io(&self.path))?;
+            .map_err(|source| GitError::Cache {
+                path: self.path.clone(),
+                source,
+            })?;
         let index = scratch.path().join("index");
         let env = [
             ("GIT_INDEX_FILE", index.as_os_str()),
