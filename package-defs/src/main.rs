@@ -19,7 +19,8 @@ const EXAMPLES: &str = "Examples:
   package-defs show xen --json
   package-defs export guix --check
   package-defs --definitions path/to/definitions list
-  package-defs bot --dry-run";
+  package-defs bot --dry-run
+  package-defs bot --sign BOT-KEY --push origin --push-branch main";
 
 #[derive(Parser)]
 #[command(name = "package-defs", version, about = "Pinned, verified definitions of Qubes OS's Xen packages", after_help = EXAMPLES)]
