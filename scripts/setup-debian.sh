@@ -38,6 +38,8 @@ PACKAGES=(
   xz-utils
   # images: rootless disk images (sfdisk, mke2fs -d, debugfs), sparse tar, template RPM, qcow2
   fdisk e2fsprogs tar rpm qemu-utils
+  # Guix channel checks: a Debian sid chroot with Debian's guix (scripts/guix-chroot.sh)
+  debootstrap
   # qxk-tests e2e: boot real Xen + PV dom0 under QEMU TCG (initramfs: busybox, cpio; ELF check: file)
   qemu-system-x86 busybox-static cpio file gzip libgcc-s1 binutils
 )

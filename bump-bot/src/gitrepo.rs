@@ -98,12 +98,14 @@ impl Repo {
     pub fn commit(
         &self,
         worktree: &Path,
-        paths: &str,
+        paths: &[&str],
         subject: &str,
         body: &str,
         signing_key: Option<&str>,
     ) -> Result<String, CommandError> {
-        self.git(worktree, &["add", "--all", "--", paths])?;
+        let mut add = vec!["add", "--all", "--"];
+        add.extend_from_slice(paths);
+        self.git(worktree, &add)?;
         let mut args = vec![
             "commit".to_string(),
             "--quiet".into(),

@@ -6,7 +6,8 @@
 //! runs the build gate there, and commits `xen: 4.17.4-5 -> 4.17.4-6` with the
 //! update report as the body. A state file records what was seen and landed and
 //! which step a package is at, so a run killed at any point is finished by the
-//! next one; a package whose commit already exists is skipped.
+//! next one; a package whose commit already exists is skipped. [`publish`] then pushes
+//! the bump branch (never forced; a failed push is retried by the next run).
 //!
 //! The bot does not know how to update definitions: the caller (`package-defs
 //! bot`) implements [`Packages`]. That keeps this crate below package-defs.
@@ -16,11 +17,13 @@ pub mod gitrepo;
 pub mod lock;
 pub mod packages;
 pub mod process;
+pub mod publish;
 pub mod report;
 pub mod run;
 pub mod state;
 
 pub use forge::{GitHubTags, GitTags, TagSource};
 pub use packages::{Followed, Packages};
+pub use publish::{publish, Publish, PublishError, Pushed};
 pub use report::{Outcome, PackageReport, RunReport, Step};
 pub use run::{run, BotConfig, BotError, BumpTrailer, BUMP_TRAILER};

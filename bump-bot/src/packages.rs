@@ -33,4 +33,11 @@ pub trait Packages {
         package: &str,
         to: &QubesVersion,
     ) -> Result<String, BoxError>;
+
+    /// Paths besides the definitions folder, relative to the repository root, that an
+    /// update may rewrite and that belong in the same commit (files generated from the
+    /// definitions, such as a Guix channel's modules).
+    fn also_commit(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

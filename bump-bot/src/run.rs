@@ -345,11 +345,14 @@ impl Ctx<'_> {
         run_gate(self.cfg, self.work_root, &pkg.package, &to).map_err(|e| (Step::Gate, e))?;
 
         self.enter(state, pkg, &to, Step::Commit)?;
+        let also = self.packages.also_commit();
+        let mut paths = vec![defs_rel];
+        paths.extend(also.iter().map(String::as_str));
         let commit = self
             .repo
             .commit(
                 self.work_root,
-                defs_rel,
+                &paths,
                 &subject,
                 &body,
                 self.cfg.signing_key.as_deref(),

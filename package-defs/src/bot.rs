@@ -11,13 +11,17 @@ use upstream_tags::{QubesVersion, Stream};
 use crate::fetch::{fetch_for_update, Sources};
 use crate::model::{Body, StreamRef};
 use crate::update::{self, Allow};
-use crate::{load_dir, txn};
+use crate::{guix, load_dir, txn};
 
 /// Follows every package of kind `xen`; a bump rewrites it and its data package.
 pub struct DefinitionsPackages<'a> {
     pub sources: &'a dyn Sources,
     /// Also pin the release tarball (+ its signature), as `update` does by default.
     pub with_tarball: bool,
+    /// The Guix channel directory beside the definitions, relative to the repository root,
+    /// when the repository is a channel: each bump regenerates its modules, and they are
+    /// committed with the definitions, so every bump commit is a working channel.
+    pub guix_channel: Option<String>,
 }
 
 impl Packages for DefinitionsPackages<'_> {
@@ -63,6 +67,15 @@ impl Packages for DefinitionsPackages<'_> {
         )?;
         let plan = update::plan(&defs, &target, &fetched)?;
         txn::commit(&defs.dir, &plan.changes)?;
+        if self.guix_channel.is_some() {
+            let updated = load_dir(dir)?;
+            let channel = dir.parent().unwrap_or(dir).join(guix::CHANNEL_DIR);
+            guix::write_channel(&channel, &guix::channel(&updated)?)?;
+        }
         Ok(update::render(&plan.report))
+    }
+
+    fn also_commit(&self) -> Vec<String> {
+        self.guix_channel.iter().cloned().collect()
     }
 }

@@ -1,14 +1,96 @@
-//! `export guix`: a Guix channel module with an origin for every pinned source.
+//! `export guix`: the Guix channel's modules. `(qubes-xen-kit sources)` holds an origin for
+//! every pinned source; `(qubes-xen-kit packages)` the packages a Guix user installs, each
+//! inheriting the `xen` of the Guix it is built with.
 //!
 //! Hand-written Scheme printing: the output is a handful of fixed forms, and no Rust crate
 //! writes Guile code; every string goes through `scheme_string`.
 
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
 
 use crate::model::{Body, Definitions, Origin};
 
 /// Module name of the generated file (`qubes-xen-kit/sources.scm` under a channel root).
 pub const MODULE: &str = "(qubes-xen-kit sources)";
+
+/// Module name of the packages file (`qubes-xen-kit/packages.scm` under a channel root).
+pub const PACKAGES_MODULE: &str = "(qubes-xen-kit packages)";
+
+/// The channel directory (`.guix-channel`'s `directory`), relative to the repository root.
+pub const CHANNEL_DIR: &str = "guix";
+
+/// Every generated file, relative to the channel directory, with its text.
+pub fn channel(defs: &Definitions) -> Result<Vec<(&'static str, String)>, ExportError> {
+    Ok(vec![
+        ("qubes-xen-kit/sources.scm", export(defs)?),
+        ("qubes-xen-kit/packages.scm", packages(defs)),
+    ])
+}
+
+/// The generated files under `dir` that are missing or differ from `files` (paths as shown).
+pub fn stale_files(dir: &Path, files: &[(&'static str, String)]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|(rel, text)| std::fs::read(dir.join(rel)).ok().as_deref() != Some(text.as_bytes()))
+        .map(|(rel, _)| dir.join(rel).display().to_string())
+        .collect()
+}
+
+/// Writes `files` under `dir`, each through a temporary file renamed into place, so a
+/// reader never sees half a module; unchanged files are left alone. Returns what changed.
+pub fn write_channel(
+    dir: &Path,
+    files: &[(&'static str, String)],
+) -> Result<Vec<PathBuf>, WriteError> {
+    let mut changed = Vec::new();
+    for (rel, text) in files {
+        let path = dir.join(rel);
+        if std::fs::read(&path).ok().as_deref() == Some(text.as_bytes()) {
+            continue;
+        }
+        let parent = path.parent().unwrap_or(dir);
+        let io = |source| WriteError {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(parent).map_err(io)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(io)?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(&path).map_err(|e| io(e.error))?;
+        changed.push(path);
+    }
+    Ok(changed)
+}
+
+/// A channel module that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}; check that the channel directory is writable", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// The OpenPGP fingerprints a `.guix-authorizations` file lists: its 40-hex-digit strings,
+/// spaces removed, upper case (the file is plain data; Guix reads it the same way).
+pub fn authorized_fingerprints(text: &str) -> Vec<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(|s| s.replace(' ', "").to_ascii_uppercase())
+        .filter(|s| s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit()))
+        .collect()
+}
+
+/// The Guix package (and variable) name of a definition: Guix already has a `xen`, so the
+/// stable stream's package is `xen-qubes`; other names are kept.
+pub fn package_name(definition: &str) -> String {
+    if definition == "xen" {
+        "xen-qubes".to_string()
+    } else {
+        ident(definition)
+    }
+}
 
 /// A Scheme string literal.
 pub fn scheme_string(s: &str) -> String {
@@ -197,9 +279,176 @@ pub fn export(defs: &Definitions) -> Result<String, ExportError> {
     Ok(out)
 }
 
+/// Build-side helpers shared by every Xen package of the module.
+const PACKAGES_PRELUDE: &str = r#"(define (qubes-series-patches data-origin files)
+  "Qubes' patch series: FILES inside DATA-ORIGIN, in the order rpm applies them.
+They are not in Guix's patch directory, so `search-patches' cannot find them."
+  (map (lambda (file)
+         (file-append data-origin "/" file))
+       files))
+
+(define (qubes-configure-flags guix-flags qubes-flags)
+  "GUIX-FLAGS, a gexp, followed by those of QUBES-FLAGS that Guix does not set
+already.  Guix's value wins for an option both set (Guix's
+`--with-system-qemu=FILE' over a bare `--with-system-qemu'), and a Qubes
+`--disable-X' is dropped when Guix supplies X itself (`--with-system-X=FILE')."
+  #~(let* ((guix-flags #$guix-flags)
+           (option (lambda (flag)
+                     (car (string-split flag #\=))))
+           (guix-options (map option guix-flags))
+           (set-by-guix?
+            (lambda (flag)
+              (or (member (option flag) guix-options)
+                  (and (string-prefix? "--disable-" flag)
+                       (member (string-append
+                                "--with-system-"
+                                (substring flag (string-length "--disable-")))
+                               guix-options))))))
+      (append guix-flags
+              (filter (lambda (flag)
+                        (not (set-by-guix? flag)))
+                      '#$qubes-flags))))
+"#;
+
+/// Renders `(qubes-xen-kit packages)`: one package per definition.
+pub fn packages(defs: &Definitions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, ";;; Generated by `package-defs export guix` from the package definitions.\n;;; Do not edit: run `package-defs update` and export again.\n;;; SPDX-License-Identifier: GPL-3.0-or-later\n");
+    let _ = writeln!(
+        out,
+        "(define-module {PACKAGES_MODULE}
+  #:use-module (guix packages)
+  #:use-module (guix gexp)
+  #:use-module (guix utils)
+  #:use-module (guix build-system copy)
+  #:use-module ((guix licenses) #:prefix license:)
+  #:use-module ((gnu packages virtualization) #:select ((xen . guix-xen)))
+  #:use-module {MODULE})
+"
+    );
+    out.push_str(PACKAGES_PRELUDE);
+    out.push('\n');
+    let mut ordered: Vec<&crate::model::Package> = defs.packages.iter().collect();
+    ordered.sort_by_key(|p| (p.as_xen().is_some(), p.name.clone()));
+    for p in ordered {
+        let id = ident(&p.name);
+        let var = package_name(&p.name);
+        match &p.body {
+            Body::QubesData(_) => {
+                let _ = writeln!(
+                    out,
+                    r#"(define-public {var}
+  (package
+    (name {name})
+    (version (string-append {id}-version "-"
+                            {id}-qubes-rel))
+    (source {id}-origin)
+    (build-system copy-build-system)
+    (arguments
+     (list
+      #:install-plan
+      #~`((#${id}-config "share/{dir}/")
+          ("." "share/{dir}/patches/"
+           #:include #${id}-patches))))
+    (home-page "https://github.com/QubesOS/qubes-vmm-xen")
+    (synopsis "Qubes OS's Xen patch series and hypervisor configuration")
+    (description
+     "This package provides the patch series that Qubes OS applies to Xen, in
+the order its spec file applies them, and the Kconfig @file{{.config}} Qubes
+builds the hypervisor with, from the signed Qubes tag pinned by the channel.")
+    (license license:gpl2)))
+"#,
+                    name = scheme_string(&p.name),
+                    dir = p.name,
+                );
+            }
+            Body::Xen(x) => {
+                let data = ident(&x.data);
+                let v = &p.version.xen;
+                // Xen 4.18 renamed tools/xenstore/ to tools/xenstored/, and Guix's `patch'
+                // phase edits tools/xenstored/Makefile; older trees get an alias for it.
+                let xenstored = if (v.major, v.minor) < (4, 18) {
+                    r#"
+            ;; Xen before 4.18 keeps xenstored in tools/xenstore/, but Guix's
+            ;; `patch' phase edits tools/xenstored/Makefile: alias it.
+            (add-before 'patch 'alias-xenstored-directory
+              (lambda _
+                (symlink "xenstore" "tools/xenstored")))
+            (add-after 'patch 'remove-xenstored-alias
+              (lambda _
+                (delete-file "tools/xenstored")))"#
+                } else {
+                    ""
+                };
+                let synopsis = if p.name == "xen" {
+                    "Xen hypervisor as Qubes OS builds it (stable stream)"
+                } else {
+                    "Xen hypervisor as Qubes OS builds it (next stream)"
+                };
+                let _ = writeln!(
+                    out,
+                    r#"(define-public {var}
+  (package
+    (inherit guix-xen)
+    (name {name})
+    (version (string-append {id}-version "-"
+                            {id}-qubes-rel))
+    (source
+     (origin
+       (inherit {id}-upstream-source)
+       (patches (qubes-series-patches {data}-origin
+                                      {data}-patches))
+       ;; Qubes' spec applies its series with rpm's %autosetup -p1: no fuzz.
+       (patch-flags '("-p1" "--fuzz=0"))))
+    (arguments
+     (substitute-keyword-arguments (package-arguments guix-xen)
+       ((#:configure-flags flags #~'())
+        (qubes-configure-flags flags {id}-configure-flags))
+       ((#:phases phases)
+        #~(modify-phases #$phases{xenstored}
+            (add-after 'set-environment-up 'set-qubes-efi-vendor
+              (lambda _
+                (setenv "EFI_VENDOR" "qubes")))
+            (add-after 'configure 'install-qubes-config
+              (lambda _
+                (copy-file #$(file-append {data}-origin "/"
+                                          {data}-config)
+                           "xen/.config")
+                (make-file-writable "xen/.config")
+                ;; Complete Qubes' config for this tree's Kconfig.
+                (invoke "make" "-C" "xen" "olddefconfig")))))))
+    (synopsis {synopsis})
+    (description
+     "This package provides the Xen hypervisor and tools built from the pinned
+upstream release with Qubes OS's patch series applied as Qubes applies it and
+Qubes' hypervisor configuration, completed for this tree.")))
+"#,
+                    name = scheme_string(&var),
+                    synopsis = scheme_string(synopsis),
+                );
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authorizations_fingerprints_are_read() {
+        let text = r#"(authorizations (version 0)
+  (("AD17 A21E F8AE D8F1 CC02  DBD9 F7D5 C9BF 765C 61E3" (name "alice"))
+   ("0123456789abcdef0123456789abcdef01234567" (name "bot"))))"#;
+        assert_eq!(
+            authorized_fingerprints(text),
+            [
+                "AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3",
+                "0123456789ABCDEF0123456789ABCDEF01234567"
+            ]
+        );
+    }
 
     #[test]
     fn strings_are_escaped() {

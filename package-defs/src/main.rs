@@ -17,9 +17,10 @@ const EXAMPLES: &str = "Examples:
   package-defs prepare xen --vendor vendor
   package-defs list
   package-defs show xen --json
-  package-defs export guix > qubes-xen-kit/sources.scm
+  package-defs export guix --check
   package-defs --definitions path/to/definitions list
-  package-defs bot --dry-run";
+  package-defs bot --dry-run
+  package-defs bot --sign BOT-KEY --push origin --push-branch main";
 
 #[derive(Parser)]
 #[command(name = "package-defs", version, about = "Pinned, verified definitions of Qubes OS's Xen packages", after_help = EXAMPLES)]
@@ -124,7 +125,7 @@ enum Command {
     /// The weekend bump bot: bump every stream to its newest landed Qubes tag, one commit
     /// per package on branch <prefix><date>, after the build gate passes.
     #[command(after_help = BOT_EXAMPLES)]
-    Bot(BotArgs),
+    Bot(Box<BotArgs>),
 }
 
 const BOT_EXAMPLES: &str = "Examples:
@@ -175,6 +176,14 @@ struct BotArgs {
     /// Plan only: print what would be bumped; touch nothing.
     #[arg(long)]
     dry_run: bool,
+    /// After the run, push the bump branch to this git remote (name or URL), never forced;
+    /// a failed push is retried by the next run.
+    #[arg(long, value_name = "REMOTE")]
+    push: Option<String>,
+    /// With --push: fast-forward this branch of the remote (the channel's branch) to the
+    /// bump branch instead of pushing the bump branch under its own name.
+    #[arg(long, value_name = "BRANCH", requires = "push")]
+    push_branch: Option<String>,
     /// Do not fetch the release tarball + .sig (its sha256 stays unpinned).
     #[arg(long)]
     skip_tarball: bool,
@@ -185,15 +194,30 @@ struct BotArgs {
 
 #[derive(Subcommand)]
 enum Export {
-    /// A Guix channel module `(qubes-xen-kit sources)` with an origin for every source.
+    /// The Guix channel's modules: `(qubes-xen-kit sources)` (origins) and
+    /// `(qubes-xen-kit packages)` (xen-qubes, qubes-xen-next and the data packages).
     #[command(
-        after_help = "Example:\n  package-defs export guix -o channel/qubes-xen-kit/sources.scm"
+        after_help = "Examples:\n  package-defs export guix                 # regenerate guix/ beside definitions/\n  package-defs export guix --check         # exit 1 if the committed modules are stale\n  package-defs export guix -o sources.scm  # only the origins module, to one file"
     )]
     Guix {
-        /// Write here instead of stdout.
+        /// Channel directory to write [default: `guix` beside the definitions folder].
+        #[arg(long)]
+        channel: Option<PathBuf>,
+        /// Write nothing; fail if the channel's modules differ from what the definitions generate.
+        #[arg(long, conflicts_with = "output")]
+        check: bool,
+        /// Write only the origins module `(qubes-xen-kit sources)` to this file (`-` for stdout).
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+}
+
+/// The channel directory beside a definitions folder (`definitions/` -> `guix/`).
+fn guix_channel_dir(defs: &std::path::Path) -> PathBuf {
+    let abs = std::fs::canonicalize(defs).unwrap_or_else(|_| defs.to_path_buf());
+    abs.parent()
+        .map(|p| p.join(guix::CHANNEL_DIR))
+        .unwrap_or_else(|| PathBuf::from(guix::CHANNEL_DIR))
 }
 
 fn definitions_dir(cli: &Cli) -> PathBuf {
@@ -377,13 +401,45 @@ fn run(cli: &Cli) -> Result<()> {
             }
         }
         Command::Bot(args) => run_bot(cli, args)?,
-        Command::Export(Export::Guix { output }) => {
+        Command::Export(Export::Guix {
+            channel,
+            check,
+            output,
+        }) => {
             let defs = load(cli)?;
-            let text = guix::export(&defs)?;
-            match output {
-                Some(o) => std::fs::write(o, text)
-                    .with_context(|| format!("cannot write {}", o.display()))?,
-                None => print!("{text}"),
+            if let Some(o) = output {
+                let text = guix::export(&defs)?;
+                if o.as_os_str() == "-" {
+                    print!("{text}");
+                } else {
+                    std::fs::write(o, text)
+                        .with_context(|| format!("cannot write {}", o.display()))?;
+                }
+                return Ok(());
+            }
+            let dir = match channel {
+                Some(c) => c.clone(),
+                None => guix_channel_dir(&definitions_dir(cli)),
+            };
+            let files = guix::channel(&defs)?;
+            if *check {
+                let stale = guix::stale_files(&dir, &files);
+                if !stale.is_empty() {
+                    anyhow::bail!(
+                        "{} differ from what {} generate; run `cargo run -p package-defs -- export guix` and commit the result",
+                        stale.join(", "),
+                        definitions_dir(cli).display()
+                    );
+                }
+                if !cli.quiet {
+                    println!("{}: up to date", dir.display());
+                }
+            } else {
+                for path in guix::write_channel(&dir, &files)? {
+                    if !cli.quiet {
+                        println!("{}", path.display());
+                    }
+                }
             }
         }
     }
@@ -469,11 +525,41 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
         }
         other => anyhow::bail!("--forge {other:?}: expected `git` or `github`"),
     };
+    // A Guix channel's bump commits carry the regenerated modules, signed by a key its
+    // `.guix-authorizations` lists (else Guix users' `guix pull` refuses them).
+    let guix_channel = repo.join(".guix-channel").exists().then(|| {
+        rel.parent()
+            .unwrap_or(std::path::Path::new(""))
+            .join(guix::CHANNEL_DIR)
+            .to_string_lossy()
+            .into_owned()
+    });
+    if !args.dry_run {
+        check_signing_key(&repo, &args.base, args.sign.as_deref())?;
+    }
     let packages = package_defs::bot::DefinitionsPackages {
         sources: &sources,
         with_tarball: !args.skip_tarball,
+        guix_channel,
     };
     let report = bump_bot::run(&cfg, &packages, tags.as_ref())?;
+    let published = match (&args.push, args.dry_run) {
+        (Some(remote), false) => {
+            let target = bump_bot::Publish {
+                remote: remote.clone(),
+                to_branch: args.push_branch.clone(),
+            };
+            Some(bump_bot::publish(&repo, &state_dir, &report, &target))
+        }
+        _ => None,
+    };
+    if let Some(Ok(pushed)) = &published {
+        for p in pushed {
+            if !cli.quiet {
+                eprintln!("pushed {} {} to {} {}", p.branch, p.commit, p.remote, p.to);
+            }
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if !cli.quiet || report.failed() {
@@ -492,6 +578,52 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
             .collect();
         anyhow::bail!("bot run failed: {}", failed.join(", "));
     }
+    if let Some(Err(e)) = published {
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// In a repository with `.guix-authorizations` (on `base`), the bot must sign with a key
+/// that file lists.
+fn check_signing_key(repo: &std::path::Path, base: &str, key: Option<&str>) -> Result<()> {
+    let spec = format!("{base}:.guix-authorizations");
+    let out = std::process::Command::new("git")
+        .args(["show", &spec])
+        .current_dir(repo)
+        .output()
+        .context("cannot run git")?;
+    if !out.status.success() {
+        return Ok(());
+    }
+    let authorized = guix::authorized_fingerprints(&String::from_utf8_lossy(&out.stdout));
+    let Some(key) = key else {
+        anyhow::bail!(
+            "{}/.guix-authorizations lists the keys that may sign this channel's commits ({}); pass --sign with one of them",
+            repo.display(),
+            authorized.join(", ")
+        );
+    };
+    let gpg = std::process::Command::new("gpg")
+        .args(["--batch", "--with-colons", "--fingerprint", key])
+        .output()
+        .context("cannot run gpg")?;
+    let fpr = String::from_utf8_lossy(&gpg.stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_string())
+        })
+        .filter(|_| gpg.status.success());
+    let Some(fpr) = fpr else {
+        anyhow::bail!("--sign {key}: gpg has no such key in its keyring (GNUPGHOME); import the bot's secret key");
+    };
+    anyhow::ensure!(
+        authorized.iter().any(|a| a.eq_ignore_ascii_case(&fpr)),
+        "--sign {key}: key {fpr} is not in {}'s .guix-authorizations ({}); Guix would refuse its commits. Sign with an authorized key, or authorize this one in a commit signed by an authorized key",
+        base,
+        authorized.join(", ")
+    );
     Ok(())
 }
 

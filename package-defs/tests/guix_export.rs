@@ -85,3 +85,61 @@ fn guile_loads_the_exported_module_with_every_pin() {
     expected += "same #t\n";
     assert_eq!(text, expected);
 }
+
+/// The channel modules committed in `guix/` are what the shipped definitions generate.
+#[test]
+fn committed_channel_modules_match_the_definitions() {
+    let channel = workspace().join(package_defs::guix::CHANNEL_DIR);
+    let defs = load_dir(&shipped()).unwrap();
+    let files = package_defs::guix::channel(&defs).unwrap();
+    let stale = package_defs::guix::stale_files(&channel, &files);
+    assert!(
+        stale.is_empty(),
+        "the committed Guix channel modules are stale: {}\nfix: run `cargo run -p package-defs -- export guix` and commit guix/",
+        stale.join(", ")
+    );
+    // The channel file points Guix at that directory.
+    let dot = std::fs::read_to_string(workspace().join(".guix-channel")).unwrap();
+    assert!(dot.contains("(directory \"guix\")"), "{dot}");
+}
+
+/// `export guix --check` fails on a stale module, naming it and the command that fixes it,
+/// and leaves it as it was; `export guix` then rewrites it.
+#[test]
+fn export_check_names_stale_modules_and_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ch = tmp.path().join("guix");
+    let chs = ch.to_str().unwrap();
+    let o = run(&["export", "guix", "--channel", chs], &shipped());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["export", "guix", "--channel", chs, "--check"], &shipped());
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let module = ch.join("qubes-xen-kit/packages.scm");
+    let edited = std::fs::read_to_string(&module)
+        .unwrap()
+        .replace("--fuzz=0", "--fuzz=2");
+    std::fs::write(&module, &edited).unwrap();
+    let o = run(&["export", "guix", "--channel", chs, "--check"], &shipped());
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.starts_with("error: ") && e.contains("packages.scm") && e.contains("export guix"),
+        "{e}"
+    );
+    assert!(!e.contains("sources.scm"), "{e}");
+    assert_eq!(std::fs::read_to_string(&module).unwrap(), edited);
+
+    let o = run(&["export", "guix", "--channel", chs], &shipped());
+    assert!(
+        o.status.success() && stdout(&o).contains("packages.scm"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        !stdout(&o).contains("sources.scm"),
+        "unchanged files are not rewritten"
+    );
+    let o = run(&["export", "guix", "--channel", chs, "--check"], &shipped());
+    assert!(o.status.success(), "{}", stderr(&o));
+}

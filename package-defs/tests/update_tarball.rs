@@ -243,7 +243,7 @@ fn update_pins_the_signed_tarball_and_never_fetches_upstream_git() {
     w.serve_signed("4.17.5", std::fs::read(&tarball).unwrap());
 
     // The Guix module's source for xen is the url-fetch origin with the tarball's hash.
-    let o = w.run(&["export", "guix"]);
+    let o = w.run(&["export", "guix", "-o", "-"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let scm = stdout(&o);
     assert!(
@@ -271,7 +271,7 @@ fn update_pins_the_signed_tarball_and_never_fetches_upstream_git() {
 fn repin_fills_the_tarball_pin_after_switching_origin() {
     let w = world();
     // The shipped tarball hash is unpinned: with the tarball as origin, nothing can build.
-    let o = w.run(&["export", "guix"]);
+    let o = w.run(&["export", "guix", "-o", "-"]);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("xen.toml: `upstream.origin` is \"tarball\", but that origin is not pinned; pin it with `package-defs update <package> <version>-<rel> --repin`"),
@@ -300,7 +300,7 @@ fn repin_fills_the_tarball_pin_after_switching_origin() {
         Some(sha256_hex(&w.tarball_file("4.17.4")).as_str())
     );
     assert_eq!(x.upstream.commit, None);
-    let o = w.run(&["export", "guix"]);
+    let o = w.run(&["export", "guix", "-o", "-"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // --skip-tarball cannot skip the origin itself: said, not silently ignored.
     let o = w.run(&[
