@@ -49,7 +49,7 @@ fn entries(dir: &Path) -> Vec<String> {
 #[test]
 fn replayed_signed_tags_are_refused_and_the_true_ones_pass() {
     let real = RealRepos::serve().unwrap();
-    let (tmp, dir) = shipped_copy();
+    let (tmp, dir) = baseline_copy();
     let cache = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| run_rewritten(&dir, cache.path(), &real.rewrite_env(), args);
     let update = ["update", "xen", "4.17.6-6", "--skip-tarball"];
