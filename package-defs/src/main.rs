@@ -113,6 +113,28 @@ enum Command {
         #[arg(long, default_value = "vendor")]
         vendor: PathBuf,
     },
+    /// Reconcile a xen package's pinned config and configure flags with the tree `prepare`
+    /// made (xen-config's reconcile); exits 1 on stale pins, removed symbols or unknown flags
+    /// unless accepted.
+    #[command(
+        after_help = "Examples:\n  package-defs prepare xen && package-defs reconcile xen\n  package-defs reconcile xen --vendor vendor --accept=--disable-blktap2 --json"
+    )]
+    Reconcile {
+        /// A package of kind "xen".
+        package: String,
+        /// Where `package-defs prepare` put the tree.
+        #[arg(long, default_value = "vendor")]
+        vendor: PathBuf,
+        #[command(flatten)]
+        probe: xen_config::cli::ProbeArgs,
+        /// Accept a stale pin, removed symbol (name, CONFIG_ optional) or unknown configure
+        /// flag (`--accept=--disable-blktap2`); repeatable.
+        #[arg(long)]
+        accept: Vec<String>,
+        /// Print the reconciliation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Export the definitions in another format.
     #[command(subcommand)]
     Export(Export),
@@ -354,6 +376,37 @@ fn run(cli: &Cli) -> Result<()> {
             let out = verify::fetch_and_prepare(&defs, package, &sources, work.path(), vendor)?;
             if !cli.quiet {
                 println!("{}", out.display());
+            }
+        }
+        Command::Reconcile {
+            package,
+            vendor,
+            probe,
+            accept,
+            json,
+        } => {
+            let defs = load(cli)?;
+            let input = package_defs::reconcile::from_definitions(&defs, package, vendor)?;
+            let r = xen_config::cli::reconcile(xen_config::cli::Request {
+                xen_dir: &input.xen_dir,
+                config: &input.config,
+                base_xen_dir: None,
+                source_root: Some(input.source_root.clone()),
+                base_source_root: None,
+                package_flags: Some(input.flag_set()),
+                accept,
+                probes: probe,
+            })?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", r.to_text());
+            }
+            if !r.problems.is_empty() {
+                for p in &r.problems {
+                    eprintln!("error: {p}");
+                }
+                std::process::exit(1);
             }
         }
         Command::Bot(args) => run_bot(cli, args)?,
