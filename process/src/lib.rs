@@ -174,12 +174,12 @@ impl Cmd {
         }
     }
 
-    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Cmd {
         self.args.push(arg.as_ref().to_owned());
         self
     }
 
-    pub fn args<I, S>(mut self, args: I) -> Cmd
+    pub fn args<I, S>(&mut self, args: I) -> &mut Cmd
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -189,51 +189,51 @@ impl Cmd {
         self
     }
 
-    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Cmd {
+    pub fn current_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Cmd {
         self.cwd = Some(dir.into());
         self
     }
 
-    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Cmd {
         self.env
             .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
         self
     }
 
-    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Cmd {
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Cmd {
         self.env.push((key.as_ref().to_owned(), None));
         self
     }
 
     /// Bytes written to the program's stdin (from a thread, while its output is drained).
     /// Without it stdin is `/dev/null`.
-    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Cmd {
+    pub fn stdin(&mut self, input: impl Into<Vec<u8>>) -> &mut Cmd {
         self.stdin = Some(Arc::new(input.into()));
         self
     }
 
     /// Kill the program once it has run this long.
-    pub fn timeout(mut self, total: Duration) -> Cmd {
+    pub fn timeout(&mut self, total: Duration) -> &mut Cmd {
         self.timeout = Some(total);
         self
     }
 
     /// Kill the program once it has printed nothing on stdout or stderr for this long.
-    pub fn inactivity_timeout(mut self, quiet: Duration) -> Cmd {
+    pub fn inactivity_timeout(&mut self, quiet: Duration) -> &mut Cmd {
         self.inactivity = Some(quiet);
         self
     }
 
     /// Send stderr into stdout's pipe, so the two interleave as on a terminal (build gates:
     /// `cargo test` reports failures on stdout, compilers on stderr).
-    pub fn merge_stderr(mut self) -> Cmd {
+    pub fn merge_stderr(&mut self) -> &mut Cmd {
         self.merge_stderr = true;
         self
     }
 
     /// Run in a process group of its own and kill the whole group on a timeout: for `sh -c`
     /// and build commands whose children would otherwise live on and hold the pipes.
-    pub fn kill_process_group(mut self) -> Cmd {
+    pub fn kill_process_group(&mut self) -> &mut Cmd {
         self.group = true;
         self
     }
@@ -246,6 +246,24 @@ impl Cmd {
             s.push_str(&a.to_string_lossy());
         }
         s
+    }
+
+    /// A `std::process::Command` with the same program, arguments, directory and hardened
+    /// environment, for callers that stream a program's output themselves (`git archive`,
+    /// `tar`); they own its pipes and its limits.
+    pub fn std_command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args);
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(d) = &self.cwd {
+            cmd.current_dir(d);
+        }
+        cmd
     }
 
     fn program_name(&self) -> String {
@@ -284,17 +302,7 @@ impl Cmd {
             command: command.clone(),
             source,
         };
-        let mut cmd = Command::new(&self.program);
-        cmd.args(&self.args);
-        for (k, v) in &self.env {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        if let Some(d) = &self.cwd {
-            cmd.current_dir(d);
-        }
+        let mut cmd = self.std_command();
         if self.group {
             cmd.process_group(0);
         }
