@@ -376,7 +376,7 @@ fn run_gate(cfg: &BotConfig, work_root: &Path, package: &str, version: &str) -> 
         };
         let mut cmd = Command::new(program);
         cmd.args(args);
-        process::run(cmd, work_root, cfg.gate_timeout).map_err(|e| e.to_string())?;
+        process::run_gate(cmd, work_root, cfg.gate_timeout).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

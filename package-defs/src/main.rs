@@ -529,17 +529,18 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
 }
 
 fn git_toplevel(dir: &std::path::Path) -> Result<PathBuf> {
-    let out = std::process::Command::new("git")
+    let out = qxk_process::Cmd::new("git")
         .args(["rev-parse", "--show-toplevel"])
         .current_dir(dir)
-        .output()
-        .context("cannot run git")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "{} is not in a git repository; the bot commits its bumps, pass --repo",
-        dir.display()
-    );
-    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        .timeout(std::time::Duration::from_secs(60))
+        .run()
+        .with_context(|| {
+            format!(
+                "{} is not in a git repository; the bot commits its bumps, pass --repo",
+                dir.display()
+            )
+        })?;
+    Ok(PathBuf::from(out.stdout_lossy().trim()))
 }
 
 fn parse_weekday(s: &str) -> Result<time::Weekday> {

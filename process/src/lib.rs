@@ -107,7 +107,6 @@ pub enum Error {
         program: String,
         command: String,
         status: ExitStatus,
-        stdout: Vec<u8>,
         /// Its stderr (both streams when merged).
         output: String,
     },
@@ -247,7 +246,28 @@ impl Cmd {
         }
         s
     }
+}
 
+/// Takes over a `std::process::Command` built elsewhere (program, arguments, directory and
+/// the variables it sets or removes), on top of the hardened environment.
+impl From<&Command> for Cmd {
+    fn from(c: &Command) -> Cmd {
+        let mut cmd = Cmd::new(c.get_program());
+        cmd.args(c.get_args());
+        if let Some(d) = c.get_current_dir() {
+            cmd.current_dir(d);
+        }
+        for (k, v) in c.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd
+    }
+}
+
+impl Cmd {
     /// A `std::process::Command` with the same program, arguments, directory and hardened
     /// environment, for callers that stream a program's output themselves (`git archive`,
     /// `tar`); they own its pipes and its limits.
@@ -285,7 +305,6 @@ impl Cmd {
             program: self.program_name(),
             command: self.display(),
             status: out.status,
-            stdout: out.stdout,
             output,
         })
     }

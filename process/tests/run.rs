@@ -86,10 +86,7 @@ fn failure_names_program_args_and_stderr_tail() {
     );
     assert!(msg.ends_with("line40"), "{msg}");
     assert!(!msg.contains("\nout\n"), "stdout is not stderr: {msg}");
-    match e {
-        Error::Failed { stdout, .. } => assert_eq!(stdout, b"out\n"),
-        other => panic!("{other}"),
-    }
+    assert!(matches!(e, Error::Failed { .. }), "{e}");
     // `output` gives any status back.
     let o = Cmd::new("sh")
         .args(["-c", "exit 4"])
