@@ -16,6 +16,8 @@ use xen_config::Input;
     after_help = "Examples:\n  xen-config olddefconfig --xen-dir xen-4.17.5/xen --config qubes/config -o .config\n  xen-config savedefconfig --xen-dir xen-4.17.5/xen --config .config\n  xen-config reconcile --xen-dir xen-4.19.4/xen --qubes-config qubes/config --json"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: qxk_cli::GlobalArgs,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -139,12 +141,13 @@ fn run_conf(tree: &TreeArgs, config: &Option<PathBuf>, save: bool) -> Result<Str
     Ok(text)
 }
 
-fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    let cli: Cli = qxk_cli::parse();
+    cli.global.init_logging();
+    qxk_cli::finish(run(&cli))
+}
+
+fn run(cli: &Cli) -> Result<()> {
     match &cli.cmd {
         Cmd::Olddefconfig {
             tree,
@@ -184,10 +187,11 @@ fn main() -> Result<()> {
                 print!("{}", r.to_text());
             }
             if !r.problems.is_empty() {
-                for p in &r.problems {
-                    eprintln!("error: {p}");
-                }
-                std::process::exit(1);
+                return Err(qxk_cli::problem(format!(
+                    "{} problem(s) to fix or --accept:\n  {}",
+                    r.problems.len(),
+                    r.problems.join("\n  ")
+                )));
             }
             Ok(())
         }
