@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The binary (not only examples): `cargo build --examples` alone leaves no target/debug/package-defs.
 cargo build --quiet -p package-defs --bin package-defs
-cargo build --quiet -p xen-sys --example xen-info
+cargo build --quiet -p xen-toolstack --example xen-info
 pd="${CARGO_TARGET_DIR:-target}/debug/package-defs"
 unreachable=()
 
