@@ -439,18 +439,7 @@ fn run(cli: &Cli) -> Result<()> {
                 accept,
                 probes: probe,
             })?;
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                print!("{}", r.to_text());
-            }
-            if !r.problems.is_empty() {
-                return Err(qxk_cli::problem(format!(
-                    "{} problem(s) to fix or --accept:\n  {}",
-                    r.problems.len(),
-                    r.problems.join("\n  ")
-                )));
-            }
+            xen_config::cli::print_reconciliation(&r, *json)?;
         }
         Command::Bot(args) => run_bot(cli, args)?,
         Command::Export(Export::Guix { output }) => {

@@ -106,3 +106,23 @@ fn man_page_and_completions_come_from_the_clap_definition() {
         );
     }
 }
+
+#[test]
+fn json_output_has_the_documented_keys() {
+    let (_tmp, dir) = shipped_copy();
+    let list: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&["list", "--json"], &dir))).expect("list --json");
+    for row in list.as_array().expect("array") {
+        assert_eq!(keys_of(row), documented_keys("`list --json`", ""));
+    }
+    for (package, variant) in [("xen", " (xen)"), ("qubes-vmm-xen-data", " (qubes-data)")] {
+        let show: serde_json::Value =
+            serde_json::from_str(&stdout(&run(&["show", package, "--json"], &dir)))
+                .expect("show --json");
+        assert_eq!(
+            keys_of(&show),
+            documented_keys("`show PACKAGE --json`", variant),
+            "{package}"
+        );
+    }
+}

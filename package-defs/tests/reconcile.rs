@@ -105,6 +105,7 @@ fn reconciles_the_prepared_tree_with_the_definitions_flags() {
     let err = String::from_utf8_lossy(&o.stderr);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("json output: {e}\nstderr: {err}"));
+    assert_eq!(keys_of(&v), documented_keys("`reconcile --json`", ""));
     // The definition's flags are reported and checked against the tree's configure.ac.
     let pf = &v["tools"]["package_flags"];
     assert_eq!(pf["who"], "definition xen");

@@ -180,3 +180,21 @@ pub fn reconcile(req: Request<'_>) -> Result<Reconciliation> {
     }
     Ok(r)
 }
+
+/// Prints a reconciliation (pretty JSON or text) on stdout; its problems become the error
+/// both CLIs exit 1 with (`qxk_cli::problem`).
+pub fn print_reconciliation(r: &Reconciliation, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+    } else {
+        print!("{}", r.to_text());
+    }
+    if r.problems.is_empty() {
+        return Ok(());
+    }
+    Err(qxk_cli::problem(format!(
+        "{} problem(s) to fix or --accept:\n  {}",
+        r.problems.len(),
+        r.problems.join("\n  ")
+    )))
+}
