@@ -22,13 +22,20 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// What `olddefconfig` and `savedefconfig` take, as conf does.
 #[derive(Args, Clone)]
-struct TreeArgs {
+struct ConfArgs {
     /// The Xen `xen/` directory (holds `Kconfig`).
     #[arg(long)]
     xen_dir: PathBuf,
     #[command(flatten)]
     probe: ProbeArgs,
+    /// Input config; without it, the tree's defconfig_list file is used, as conf does.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output file (default: standard output).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -37,28 +44,12 @@ enum Cmd {
     #[command(
         after_help = "Example:\n  xen-config olddefconfig --xen-dir xen/ --config qubes-config -o xen/.config"
     )]
-    Olddefconfig {
-        #[command(flatten)]
-        tree: TreeArgs,
-        /// Input config; without it, the tree's defconfig_list file is used, as conf does.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Output file (default: standard output).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-    },
+    Olddefconfig(ConfArgs),
     /// Like `make -C xen savedefconfig`: the minimal config.
     #[command(
         after_help = "Example:\n  xen-config savedefconfig --xen-dir xen/ --config xen/.config"
     )]
-    Savedefconfig {
-        #[command(flatten)]
-        tree: TreeArgs,
-        #[arg(long)]
-        config: Option<PathBuf>,
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-    },
+    Savedefconfig(ConfArgs),
     /// Classify every symbol of Qubes' config against a Xen tree; exit 1 on stale pins or
     /// symbols the tree dropped, unless accepted.
     #[command(
@@ -113,17 +104,17 @@ fn emit(output: &Option<PathBuf>, text: &str) -> Result<()> {
     }
 }
 
-fn run_conf(tree: &TreeArgs, config: &Option<PathBuf>, save: bool) -> Result<String> {
-    let mut k = load_tree(&tree.xen_dir, &tree.probe)?;
+fn run_conf(args: &ConfArgs, save: bool) -> Result<String> {
+    let mut k = load_tree(&args.xen_dir, &args.probe)?;
     for m in &k.messages {
         eprintln!("{m}");
     }
-    let data = read_input(config)?;
+    let data = read_input(&args.config)?;
     let input = match &data {
         Some(d) => Input::Config(d),
         None => Input::Missing,
     };
-    let dir: &Path = &tree.xen_dir;
+    let dir: &Path = &args.xen_dir;
     let (text, rep) = if save {
         k.savedefconfig(input, dir)
     } else {
@@ -149,16 +140,8 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: &Cli) -> Result<()> {
     match &cli.cmd {
-        Cmd::Olddefconfig {
-            tree,
-            config,
-            output,
-        } => emit(output, &run_conf(tree, config, false)?),
-        Cmd::Savedefconfig {
-            tree,
-            config,
-            output,
-        } => emit(output, &run_conf(tree, config, true)?),
+        Cmd::Olddefconfig(args) => emit(&args.output, &run_conf(args, false)?),
+        Cmd::Savedefconfig(args) => emit(&args.output, &run_conf(args, true)?),
         Cmd::Reconcile {
             xen_dir,
             probe,
