@@ -30,7 +30,7 @@ impl Repo {
         let refname = format!("refs/heads/{branch}");
         match self.git(&self.root, &["rev-parse", "--verify", "--quiet", &refname]) {
             Ok(_) => Ok(true),
-            Err(e) if e.what.starts_with("failed") => Ok(false),
+            Err(CommandError::Failed { .. }) => Ok(false),
             Err(e) => Err(e),
         }
     }

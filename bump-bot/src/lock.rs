@@ -38,17 +38,30 @@ impl RunLock {
             .truncate(false)
             .open(path)
             .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                return Err(LockError::Held {
-                    path: path.to_path_buf(),
-                    holder: holder.trim().to_string(),
-                });
+        // A lock this process released can still be held for a moment by a child another
+        // thread is forking: the child shares the open file until its exec closes it
+        // (CLOEXEC). So when the holder is this very process, give the exec a moment.
+        let grace = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    file.rewind().map_err(io)?;
+                    let _ = file.read_to_string(&mut holder);
+                    let holder = holder.trim().to_string();
+                    if holder == std::process::id().to_string() && std::time::Instant::now() < grace
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                        continue;
+                    }
+                    return Err(LockError::Held {
+                        path: path.to_path_buf(),
+                        holder,
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
         }
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;

@@ -1,82 +1,31 @@
-//! Running external commands (git, the build gate) with a deadline and their output kept for errors.
+//! Running git and the build gate through the workspace's process layer (`qxk-process`):
+//! timeouts that kill the whole process group, pipes drained concurrently, git never prompting.
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-/// A command that failed, timed out or could not start; says which and shows its output's tail.
-#[derive(Debug, thiserror::Error)]
-#[error("`{command}` {what}{}", tail_suffix(.output))]
-pub struct CommandError {
-    pub command: String,
-    pub what: String,
-    pub output: String,
+pub use qxk_process::Error as CommandError;
+
+/// Runs `cmd` in `dir`, killing it after `timeout`; returns its stdout. An error names the
+/// command and shows the tail of its stderr.
+pub fn run(cmd: Command, dir: &Path, timeout: Duration) -> Result<String, CommandError> {
+    let out = qxk_process::Cmd::from(&cmd)
+        .current_dir(dir)
+        .timeout(timeout)
+        .run()?;
+    Ok(out.stdout_lossy())
 }
 
-fn tail_suffix(output: &str) -> String {
-    let lines: Vec<&str> = output.lines().collect();
-    let tail = &lines[lines.len().saturating_sub(15)..];
-    if tail.is_empty() {
-        String::new()
-    } else {
-        format!(":\n{}", tail.join("\n"))
-    }
-}
-
-/// Runs `cmd` in `dir`, with stdout+stderr captured, killing it after `timeout`.
-pub fn run(mut cmd: Command, dir: &Path, timeout: Duration) -> Result<String, CommandError> {
-    let shown = format!("{cmd:?}").replace('"', "");
-    cmd.current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| CommandError {
-        command: shown.clone(),
-        what: format!("could not start: {e}"),
-        output: String::new(),
-    })?;
-    // Drain both pipes on threads so a chatty command cannot block on a full pipe.
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let out_thread = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Ok(status),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break Err(format!("timed out after {}s", timeout.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => break Err(format!("could not be waited for: {e}")),
-        }
-    };
-    let mut output = String::from_utf8_lossy(&out_thread.join().unwrap_or_default()).into_owned();
-    output.push_str(&String::from_utf8_lossy(
-        &err_thread.join().unwrap_or_default(),
-    ));
-    match status {
-        Ok(s) if s.success() => Ok(output),
-        Ok(s) => Err(CommandError {
-            command: shown,
-            what: format!("failed ({s})"),
-            output,
-        }),
-        Err(what) => Err(CommandError {
-            command: shown,
-            what,
-            output,
-        }),
-    }
+/// Runs a build gate command (`sh -c ...`) in `dir`, stdout and stderr interleaved as on a
+/// terminal (test runners report failures on stdout, compilers on stderr): an error shows the
+/// tail of both. The gate's children die with it on a timeout.
+pub fn run_gate(cmd: Command, dir: &Path, timeout: Duration) -> Result<String, CommandError> {
+    let out = qxk_process::Cmd::from(&cmd)
+        .current_dir(dir)
+        .timeout(timeout)
+        .merge_stderr()
+        .kill_process_group()
+        .run()?;
+    Ok(out.stdout_lossy())
 }

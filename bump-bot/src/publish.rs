@@ -146,7 +146,7 @@ fn push(repo: &Path, remote: &str, branch: &str, to: &str) -> Result<(), String>
             Err(e) => {
                 // git's verdict (`!  ref  [rejected] (reason)`, `fatal: ...`), not its hints.
                 let said: Vec<&str> = e
-                    .output
+                    .output()
                     .lines()
                     .filter(|l| l.starts_with('!') || l.starts_with("fatal:"))
                     .collect();

@@ -66,13 +66,18 @@ pub enum BotError {
 }
 
 /// Test hook: `BUMP_BOT_HOLD_AT=<step>` makes a run stop (sleep) just before that
-/// step, after writing `<state_dir>/held-at-<step>`, so a test can kill -9 it there.
+/// step, after writing `<state_dir>/held-at-<step>`, so a test can kill -9 it there. Only
+/// with the `test-hooks` feature, which the tests enable: shipped binaries ignore it.
+#[cfg(feature = "test-hooks")]
 fn hold_if_asked(cfg: &BotConfig, step: Step) {
     if std::env::var("BUMP_BOT_HOLD_AT").ok().as_deref() == Some(&step.to_string()) {
         let _ = std::fs::write(cfg.state_dir.join(format!("held-at-{step}")), b"");
         std::thread::sleep(Duration::from_secs(60));
     }
 }
+
+#[cfg(not(feature = "test-hooks"))]
+fn hold_if_asked(_cfg: &BotConfig, _step: Step) {}
 
 pub fn run(
     cfg: &BotConfig,
@@ -455,7 +460,7 @@ fn run_gate(cfg: &BotConfig, work_root: &Path, package: &str, version: &str) -> 
         };
         let mut cmd = Command::new(program);
         cmd.args(args);
-        process::run(cmd, work_root, cfg.gate_timeout).map_err(|e| e.to_string())?;
+        process::run_gate(cmd, work_root, cfg.gate_timeout).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

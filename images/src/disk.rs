@@ -44,8 +44,8 @@ pub fn write_partition_table(path: &Path, layout: &Layout, disk_id: &Uuid) -> Re
                 "--wipe",
                 "never",
             ])
-            .arg(path),
-        Some(sfdisk_script(layout, disk_id).as_bytes()),
+            .arg(path)
+            .stdin(sfdisk_script(layout, disk_id)),
         "check the partition sizes and GUIDs in the spec",
     )?;
     Ok(())
@@ -103,7 +103,6 @@ pub fn write_ext4(
         .arg(format!("{}k", size / 1024));
     run(
         &mut cmd,
-        None,
         "if it could not allocate blocks or inodes, the filesystem is too small for the tree: raise `size` or use \"guess\"",
     )
     .map_err(|e| match e {
@@ -146,31 +145,14 @@ fn normalise(image: &Path, offset: u64, tree: &Tree, epoch: i64) -> Result<()> {
             let _ = writeln!(script, "sif \"{p}\" mtime @{epoch}");
         }
     }
-    let out = command("debugfs")
-        .arg("-w")
-        .arg("-f")
-        .arg("-")
-        .arg(format!("{}?offset={offset}", image.display()))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|source| ImageError::ToolMissing {
-            tool: "debugfs".into(),
-            source,
-        })
-        .and_then(|mut child| {
-            use std::io::Write;
-            if let Some(mut stdin) = child.stdin.take() {
-                let _ = stdin.write_all(script.as_bytes());
-            }
-            child
-                .wait_with_output()
-                .map_err(|source| ImageError::ToolMissing {
-                    tool: "debugfs".into(),
-                    source,
-                })
-        })?;
+    let out = crate::tools::output(
+        command("debugfs")
+            .arg("-w")
+            .arg("-f")
+            .arg("-")
+            .arg(format!("{}?offset={offset}", image.display()))
+            .stdin(script),
+    )?;
     // debugfs exits 0 even when a command fails; its complaints on stderr are the signal.
     let stderr = String::from_utf8_lossy(&out.stderr);
     let problems: Vec<&str> = stderr

@@ -45,6 +45,11 @@ pub enum ImageError {
         tool: String,
         source: std::io::Error,
     },
+    #[error("{source}{hint}")]
+    Process {
+        source: Box<qxk_process::Error>,
+        hint: String,
+    },
     #[error("output {path} already exists. Fix: remove it or pass --force to replace it")]
     OutputExists { path: PathBuf },
     #[error("{path}: {source}")]

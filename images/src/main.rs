@@ -19,6 +19,8 @@ struct Cli {
     /// Print data as JSON.
     #[arg(long, global = true)]
     json: bool,
+    #[command(flatten)]
+    global: qxk_cli::GlobalArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -33,7 +35,7 @@ enum Command {
         /// The image spec (TOML).
         spec: PathBuf,
         /// Image type (overrides the spec's `type`); see --list-image-types.
-        #[arg(short = 't', long = "type")]
+        #[arg(short = 't', long = "type", value_parser = image_types())]
         image_type: Option<String>,
         /// Output directory (created; must not exist unless --force).
         #[arg(short, long)]
@@ -44,15 +46,22 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+/// The registered image types, as clap's possible values (listed in --help and completions).
+fn image_types() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        images::types::registry()
+            .iter()
+            .map(|t| clap::builder::PossibleValue::new(t.name).help(t.description)),
+    )
+}
+
+fn main() -> std::process::ExitCode {
+    let cli: Cli = qxk_cli::parse();
+    cli.global.init_logging();
+    qxk_cli::finish(run(cli))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.list_image_types {
         let types = images::types::registry();
         if cli.json {
@@ -99,8 +108,8 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        None => {
-            anyhow::bail!("nothing to do: give `build SPEC` or --list-image-types (see --help)")
-        }
+        None => Err(qxk_cli::usage(
+            "nothing to do: give `build SPEC` or --list-image-types (see --help)",
+        )),
     }
 }

@@ -34,6 +34,8 @@ pub fn write_parts(
         .arg("-C")
         .arg(dir)
         .args(["-cf", "-", "--", file_name])
+        // Streamed into the parts as it comes: the process layer's hardened command, our pipes.
+        .std_command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

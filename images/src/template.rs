@@ -132,7 +132,7 @@ pub fn build_rpm(
         cmd.arg("--define").arg(d);
     }
     cmd.arg(&spec_path);
-    run(&mut cmd, None, "rpmbuild comes from Debian's `rpm` package")?;
+    run(&mut cmd, "rpmbuild comes from Debian's `rpm` package")?;
     let name = format!(
         "qubes-template-{}-{}-{}.noarch.rpm",
         spec.name, spec.qubes.version, spec.qubes.release

@@ -134,7 +134,7 @@ fn build_qcow2(cx: &BuildContext) -> Result<Built> {
         }
     }
     cmd.arg(&raw).arg(cx.stage.join("disk.qcow2"));
-    run(&mut cmd, None, "qemu-img comes from Debian's qemu-utils")?;
+    run(&mut cmd, "qemu-img comes from Debian's qemu-utils")?;
     std::fs::remove_file(&raw).map_err(ImageError::io(&raw))?;
     Ok(Built {
         files: vec!["disk.qcow2".into()],
@@ -201,11 +201,7 @@ fn build_tarball(cx: &BuildContext) -> Result<Built> {
         .arg("-cf")
         .arg(cx.stage.join(name))
         .arg(".");
-    run(
-        &mut cmd,
-        None,
-        "GNU tar (and the compressor) must be installed",
-    )?;
+    run(&mut cmd, "GNU tar (and the compressor) must be installed")?;
     Ok(Built {
         files: vec![name.into()],
         layout: None,

@@ -548,8 +548,31 @@ fn cli_lists_types_and_builds_with_json() {
         .arg(tmp.path().join("spec.toml"))
         .output()
         .unwrap();
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown image type `floppy`"));
+    // A usage error, told by clap with the registered types.
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("invalid value 'floppy'")
+            && err.contains("possible values: raw, qcow2, qubes-template, tarball"),
+        "{err}"
+    );
+    // A bad spec is one `error:` line and its causes, never a stack trace, even when the
+    // user's environment asks Rust for backtraces.
+    std::fs::write(tmp.path().join("bad.toml"), "name = 3\n").unwrap();
+    let bad = Command::new(bin)
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LIB_BACKTRACE", "1")
+        .args(["build"])
+        .arg(tmp.path().join("bad.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(3), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("bad.toml"),
+        "{err}"
+    );
+    assert!(!err.to_lowercase().contains("backtrace"), "{err}");
 }
 
 /// As root, run the CLI as `nobody` too: the build needs no privileges and the result does not

@@ -2,17 +2,18 @@
 //!
 //! `load` reads and validates a definitions folder, `spec` reads Qubes' packaging tree,
 //! `update` plans a version bump, `edit` rewrites files in place and `txn` swaps them in
-//! atomically; `guix` exports a Guix channel module; `bot` runs the weekend bump bot on them.
+//! atomically; `guix` exports a Guix channel module; `bot` runs the weekend bump bot on them;
+//! `reconcile` hands a definition and its prepared tree to xen-config.
 
 pub mod bot;
 pub mod edit;
 pub mod fetch;
 pub mod fuzzing;
 pub mod guix;
-pub mod kconfig;
 pub mod load;
 pub mod model;
 pub mod prepare;
+pub mod reconcile;
 pub mod spec;
 pub mod txn;
 pub mod update;

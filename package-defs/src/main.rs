@@ -25,12 +25,11 @@ const EXAMPLES: &str = "Examples:
 #[derive(Parser)]
 #[command(name = "package-defs", version, about = "Pinned, verified definitions of Qubes OS's Xen packages", after_help = EXAMPLES)]
 struct Cli {
-    /// Folder of definition files (default: ./definitions, else the one shipped with this crate).
-    #[arg(long, global = true, env = "PACKAGE_DEFS_DIR")]
+    /// Folder of definition files [default: ./definitions].
+    #[arg(long, global = true, env = "PACKAGE_DEFS_DIR", value_name = "DIR")]
     definitions: Option<PathBuf>,
-    /// Only print errors.
-    #[arg(long, short, global = true)]
-    quiet: bool,
+    #[command(flatten)]
+    global: qxk_cli::GlobalArgs,
     /// Rewrite URL prefix FROM to TO for every fetch, git and HTTP (repeatable; also
     /// PACKAGE_DEFS_URL_REWRITE="FROM=TO;FROM2=TO2").
     #[arg(long = "url-rewrite", value_name = "FROM=TO", global = true)]
@@ -119,6 +118,28 @@ enum Command {
         #[arg(long, default_value = "vendor")]
         vendor: PathBuf,
     },
+    /// Reconcile a xen package's pinned config and configure flags with the tree `prepare`
+    /// made (xen-config's reconcile); exits 1 on stale pins, removed symbols or unknown flags
+    /// unless accepted.
+    #[command(
+        after_help = "Examples:\n  package-defs prepare xen && package-defs reconcile xen\n  package-defs reconcile xen --vendor vendor --accept=--disable-blktap2 --json"
+    )]
+    Reconcile {
+        /// A package of kind "xen".
+        package: String,
+        /// Where `package-defs prepare` put the tree.
+        #[arg(long, default_value = "vendor")]
+        vendor: PathBuf,
+        #[command(flatten)]
+        probe: xen_config::cli::ProbeArgs,
+        /// Accept a stale pin, removed symbol (name, CONFIG_ optional) or unknown configure
+        /// flag (`--accept=--disable-blktap2`); repeatable.
+        #[arg(long)]
+        accept: Vec<String>,
+        /// Print the reconciliation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Export the definitions in another format.
     #[command(subcommand)]
     Export(Export),
@@ -157,8 +178,8 @@ struct BotArgs {
     #[arg(long, value_name = "KEY")]
     sign: Option<String>,
     /// Day of the week new tags land on.
-    #[arg(long, default_value = "saturday")]
-    landing_day: String,
+    #[arg(long, value_enum, default_value_t = Weekday::Saturday)]
+    landing_day: Weekday,
     /// Build gate command run in the worktree after each update (`sh -c`; {package} and
     /// {version} are replaced); repeatable. Default: the workspace's tests and `prepare`.
     #[arg(long, value_name = "CMD")]
@@ -168,11 +189,11 @@ struct BotArgs {
     gate_timeout: u64,
     /// Where tags are listed: `git` (any forge, git protocol) or `github` (REST API with
     /// ETag caching; token from $GITHUB_TOKEN).
-    #[arg(long, default_value = "git")]
-    forge: String,
+    #[arg(long, value_enum, default_value_t = Forge::Git)]
+    forge: Forge,
     /// The run's day, YYYY-MM-DD (default: today, UTC): replays and tests.
-    #[arg(long)]
-    today: Option<String>,
+    #[arg(long, value_parser = qxk_cli::parse_date, value_name = "YYYY-MM-DD")]
+    today: Option<time::Date>,
     /// Plan only: print what would be bumped; touch nothing.
     #[arg(long)]
     dry_run: bool,
@@ -190,6 +211,40 @@ struct BotArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// Where the bot lists tags.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Forge {
+    /// `git ls-remote` on any forge.
+    Git,
+    /// GitHub's REST API with ETag caching.
+    Github,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Weekday {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+impl From<Weekday> for time::Weekday {
+    fn from(d: Weekday) -> time::Weekday {
+        match d {
+            Weekday::Monday => time::Weekday::Monday,
+            Weekday::Tuesday => time::Weekday::Tuesday,
+            Weekday::Wednesday => time::Weekday::Wednesday,
+            Weekday::Thursday => time::Weekday::Thursday,
+            Weekday::Friday => time::Weekday::Friday,
+            Weekday::Saturday => time::Weekday::Saturday,
+            Weekday::Sunday => time::Weekday::Sunday,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -220,19 +275,26 @@ fn guix_channel_dir(defs: &std::path::Path) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(guix::CHANNEL_DIR))
 }
 
-fn definitions_dir(cli: &Cli) -> PathBuf {
+/// `--definitions`, `$PACKAGE_DEFS_DIR` or `./definitions`: never a path of the machine
+/// the binary was built on (that breaks after `cargo install`).
+fn definitions_dir(cli: &Cli) -> Result<PathBuf> {
     if let Some(d) = &cli.definitions {
-        return d.clone();
+        return Ok(d.clone());
     }
     let local = PathBuf::from("definitions");
     if local.is_dir() {
-        return local;
+        return Ok(local);
     }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../definitions"))
+    let here = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| ".".into());
+    Err(qxk_cli::usage(format!(
+        "no definitions folder: {here}/definitions does not exist; run from the repository root, or pass --definitions DIR (or set PACKAGE_DEFS_DIR)"
+    )))
 }
 
 fn load(cli: &Cli) -> Result<Definitions> {
-    Ok(load_dir(&definitions_dir(cli))?)
+    Ok(load_dir(&definitions_dir(cli)?)?)
 }
 
 fn sources(cli: &Cli) -> Result<GitSources> {
@@ -245,7 +307,7 @@ fn sources(cli: &Cli) -> Result<GitSources> {
         &cache,
         rewrites,
         std::time::Duration::from_secs(cli.timeout),
-        cli.quiet,
+        cli.global.quiet,
     )
     .map(|s| s.git_max_time(std::time::Duration::from_secs(cli.git_max_time)))
 }
@@ -271,11 +333,11 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Command::Show { package, json } => {
             let defs = load(cli)?;
-            let p = defs.get(package).with_context(|| {
-                format!(
+            let p = defs.get(package).ok_or_else(|| {
+                qxk_cli::usage(format!(
                     "unknown package '{package}'; known: {}",
                     defs.names().join(", ")
-                )
+                ))
             })?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(p)?);
@@ -332,7 +394,7 @@ fn run(cli: &Cli) -> Result<()> {
                     if *json {
                         let v = serde_json::json!({"report": null, "written": false, "diff": null, "already_pinned": e.to_string()});
                         println!("{}", serde_json::to_string_pretty(&v)?);
-                    } else if !cli.quiet {
+                    } else if !cli.global.quiet {
                         println!("{e}");
                     }
                     return Ok(());
@@ -353,7 +415,7 @@ fn run(cli: &Cli) -> Result<()> {
                 if let Some(d) = &diff_text {
                     print!("{d}");
                 }
-                if !cli.quiet {
+                if !cli.global.quiet {
                     print!("{}", update::render(&plan.report));
                     println!(
                         "{}",
@@ -377,7 +439,7 @@ fn run(cli: &Cli) -> Result<()> {
             } else {
                 for r in &results {
                     if r.problems.is_empty() {
-                        if !cli.quiet {
+                        if !cli.global.quiet {
                             println!("ok    {} {}", r.package, r.checked.join(", "));
                         }
                     } else {
@@ -388,7 +450,9 @@ fn run(cli: &Cli) -> Result<()> {
                 }
             }
             if failed > 0 {
-                anyhow::bail!("{failed} package(s) do not match their pins");
+                return Err(qxk_cli::problem(format!(
+                    "{failed} package(s) do not match their pins"
+                )));
             }
         }
         Command::Prepare { package, vendor } => {
@@ -396,9 +460,30 @@ fn run(cli: &Cli) -> Result<()> {
             let sources = sources(cli)?;
             let work = tempfile::tempdir().context("cannot create a work folder")?;
             let out = verify::fetch_and_prepare(&defs, package, &sources, work.path(), vendor)?;
-            if !cli.quiet {
+            if !cli.global.quiet {
                 println!("{}", out.display());
             }
+        }
+        Command::Reconcile {
+            package,
+            vendor,
+            probe,
+            accept,
+            json,
+        } => {
+            let defs = load(cli)?;
+            let input = package_defs::reconcile::from_definitions(&defs, package, vendor)?;
+            let r = xen_config::cli::reconcile(xen_config::cli::Request {
+                xen_dir: &input.xen_dir,
+                config: &input.config,
+                base_xen_dir: None,
+                source_root: Some(input.source_root.clone()),
+                base_source_root: None,
+                package_flags: Some(input.flag_set()),
+                accept,
+                probes: probe,
+            })?;
+            xen_config::cli::print_reconciliation(&r, *json)?;
         }
         Command::Bot(args) => run_bot(cli, args)?,
         Command::Export(Export::Guix {
@@ -419,24 +504,24 @@ fn run(cli: &Cli) -> Result<()> {
             }
             let dir = match channel {
                 Some(c) => c.clone(),
-                None => guix_channel_dir(&definitions_dir(cli)),
+                None => guix_channel_dir(&definitions_dir(cli)?),
             };
             let files = guix::channel(&defs)?;
             if *check {
                 let stale = guix::stale_files(&dir, &files);
                 if !stale.is_empty() {
-                    anyhow::bail!(
+                    return Err(qxk_cli::problem(format!(
                         "{} differ from what {} generate; run `cargo run -p package-defs -- export guix` and commit the result",
                         stale.join(", "),
-                        definitions_dir(cli).display()
-                    );
+                        definitions_dir(cli)?.display()
+                    )));
                 }
-                if !cli.quiet {
+                if !cli.global.quiet {
                     println!("{}: up to date", dir.display());
                 }
             } else {
                 for path in guix::write_channel(&dir, &files)? {
-                    if !cli.quiet {
+                    if !cli.global.quiet {
                         println!("{}", path.display());
                     }
                 }
@@ -448,8 +533,9 @@ fn run(cli: &Cli) -> Result<()> {
 
 fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
     use bump_bot::{BotConfig, GitHubTags, GitTags, TagSource};
-    let defs_dir = std::fs::canonicalize(definitions_dir(cli))
-        .with_context(|| format!("definitions folder {}", definitions_dir(cli).display()))?;
+    let dir = definitions_dir(cli)?;
+    let defs_dir = std::fs::canonicalize(&dir)
+        .with_context(|| format!("definitions folder {}", dir.display()))?;
     let repo = match &args.repo {
         Some(r) => std::fs::canonicalize(r).with_context(|| format!("--repo {}", r.display()))?,
         None => git_toplevel(&defs_dir)?,
@@ -465,12 +551,10 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
         .state_dir
         .clone()
         .unwrap_or_else(|| repo.join(".git/package-defs-bot"));
-    let landing_day = parse_weekday(&args.landing_day)?;
-    let today = match &args.today {
-        Some(d) => time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
-            .with_context(|| format!("--today {d:?}: expected YYYY-MM-DD"))?,
-        None => time::OffsetDateTime::now_utc().date(),
-    };
+    let landing_day = args.landing_day.into();
+    let today = args
+        .today
+        .unwrap_or_else(|| time::OffsetDateTime::now_utc().date());
     let exe = std::env::current_exe().context("cannot find the package-defs binary")?;
     let gate = if args.gate.is_empty() {
         vec![
@@ -503,12 +587,12 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
     };
     let sources = sources(cli)?;
     let rewrites = source_fetch::UrlRewrites::from_args_and_process_env(&cli.url_rewrite)?;
-    let tags: Box<dyn TagSource> = match args.forge.as_str() {
-        "git" => Box::new(GitTags::new(
+    let tags: Box<dyn TagSource> = match args.forge {
+        Forge::Git => Box::new(GitTags::new(
             state_dir.join("tags"),
             std::sync::Arc::new(move |u: &str| rewrites.apply(u)),
         )),
-        "github" => {
+        Forge::Github => {
             let opts = source_fetch::FetchOptions {
                 rewrites,
                 quiet: true,
@@ -523,7 +607,6 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
                 state_dir.join("github"),
             ))
         }
-        other => anyhow::bail!("--forge {other:?}: expected `git` or `github`"),
     };
     // A Guix channel's bump commits carry the regenerated modules, signed by a key its
     // `.guix-authorizations` lists (else Guix users' `guix pull` refuses them).
@@ -555,14 +638,14 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
     };
     if let Some(Ok(pushed)) = &published {
         for p in pushed {
-            if !cli.quiet {
+            if !cli.global.quiet {
                 eprintln!("pushed {} {} to {} {}", p.branch, p.commit, p.remote, p.to);
             }
         }
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
-    } else if !cli.quiet || report.failed() {
+    } else if !cli.global.quiet || report.failed() {
         print!("{report}");
     }
     if report.failed() {
@@ -576,7 +659,10 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
                 _ => None,
             })
             .collect();
-        anyhow::bail!("bot run failed: {}", failed.join(", "));
+        return Err(qxk_cli::problem(format!(
+            "bot run failed: {}",
+            failed.join(", ")
+        )));
     }
     if let Some(Err(e)) = published {
         return Err(e.into());
@@ -628,27 +714,18 @@ fn check_signing_key(repo: &std::path::Path, base: &str, key: Option<&str>) -> R
 }
 
 fn git_toplevel(dir: &std::path::Path) -> Result<PathBuf> {
-    let out = std::process::Command::new("git")
+    let out = qxk_process::Cmd::new("git")
         .args(["rev-parse", "--show-toplevel"])
         .current_dir(dir)
-        .output()
-        .context("cannot run git")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "{} is not in a git repository; the bot commits its bumps, pass --repo",
-        dir.display()
-    );
-    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-}
-
-fn parse_weekday(s: &str) -> Result<time::Weekday> {
-    use time::Weekday::*;
-    let days = [
-        Monday, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday,
-    ];
-    days.into_iter()
-        .find(|d| d.to_string().eq_ignore_ascii_case(s))
-        .with_context(|| format!("--landing-day {s:?}: expected a weekday such as saturday"))
+        .timeout(std::time::Duration::from_secs(60))
+        .run()
+        .with_context(|| {
+            format!(
+                "{} is not in a git repository; the bot commits its bumps, pass --repo",
+                dir.display()
+            )
+        })?;
+    Ok(PathBuf::from(out.stdout_lossy().trim()))
 }
 
 fn show_text(p: &package_defs::Package) -> String {
@@ -723,19 +800,7 @@ fn show_text(p: &package_defs::Package) -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let level = if cli.quiet { "error" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let cli: Cli = qxk_cli::parse();
+    cli.global.init_logging();
+    qxk_cli::finish(run(&cli))
 }

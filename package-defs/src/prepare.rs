@@ -13,7 +13,9 @@
 //! the rename because Xen's `tools/include` Makefile makes absolute symlinks into the tree.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
+
+use qxk_process::Cmd;
 
 use crate::model::{DataDef, Package};
 
@@ -37,6 +39,9 @@ pub enum PrepareError {
         file: String,
         output: String,
     },
+    /// `patch` or the header script could not start, or hung.
+    #[error(transparent)]
+    Process(#[from] qxk_process::Error),
     #[error("{}: already exists; remove it to prepare again", path.display())]
     Exists { path: PathBuf },
     #[error("{}: generating the headers xen-sys needs failed (scripts/xen-generate-headers.sh, which needs the tools `scripts/setup-debian.sh` installs):\n{output}", tree.display())]
@@ -57,29 +62,29 @@ pub const GENERATE_HEADERS_SCRIPT: &str = include_str!("../../scripts/xen-genera
 /// Runs the header generation inside `tree`; on failure the error holds the script's output,
 /// which names the failing step and ends with the tail of its log.
 pub fn generate_headers(tree: &Path) -> Result<(), PrepareError> {
-    let o = Command::new("bash")
+    // Xen's configure and make: minutes on a slow machine, never an hour.
+    let o = Cmd::new("bash")
         .arg("-c")
         .arg(GENERATE_HEADERS_SCRIPT)
         .arg("xen-generate-headers.sh")
         .arg(tree)
-        .output()
-        .map_err(io(Path::new("bash"), "run"))?;
+        .timeout(Duration::from_secs(3600))
+        .merge_stderr()
+        .kill_process_group()
+        .output()?;
     if o.status.success() {
         return Ok(());
     }
     Err(PrepareError::Headers {
         tree: tree.into(),
         // Indented, so the script's own `error:` lines read as detail of this one error.
-        output: format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-        .trim_end()
-        .lines()
-        .map(|l| format!("  {l}"))
-        .collect::<Vec<_>>()
-        .join("\n"),
+        output: o
+            .stdout_lossy()
+            .trim_end()
+            .lines()
+            .map(|l| format!("  {l}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
     })
 }
 
@@ -174,7 +179,7 @@ pub fn prepare_with(
         copy_tree(upstream_dir, &tmp)?;
         for p in &data.patches {
             let file = qubes_dir.join(&p.file);
-            let o = Command::new("patch")
+            let o = Cmd::new("patch")
                 .args([
                     "-p1",
                     "--fuzz=0",
@@ -186,14 +191,11 @@ pub fn prepare_with(
                 ])
                 .arg(&file)
                 .current_dir(&tmp)
-                .output()
-                .map_err(io(Path::new("patch"), "run (is GNU patch installed?)"))?;
+                .timeout(Duration::from_secs(300))
+                .merge_stderr()
+                .output()?;
             if !o.status.success() {
-                let output = format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                );
+                let output = o.stdout_lossy();
                 return Err(PrepareError::Patch {
                     number: p.number,
                     file: p.file.clone(),

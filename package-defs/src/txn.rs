@@ -55,15 +55,20 @@ fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> 
 }
 
 /// Environment variable naming test hook points (`before-swap`, `after-swap`) at which the
-/// process announces itself on stderr and pauses, so tests can `kill -9` it there.
+/// process announces itself on stderr and pauses, so tests can `kill -9` it there. Only
+/// with the `test-hooks` feature, which the tests enable: shipped binaries ignore it.
 pub const TEST_HOOK_ENV: &str = "PACKAGE_DEFS_TEST_PAUSE_AT";
 
+#[cfg(feature = "test-hooks")]
 fn hook(point: &str) {
     if std::env::var(TEST_HOOK_ENV).is_ok_and(|v| v.split(',').any(|p| p == point)) {
         eprintln!("test-hook: paused at {point}");
         std::thread::sleep(std::time::Duration::from_secs(60));
     }
 }
+
+#[cfg(not(feature = "test-hooks"))]
+fn hook(_point: &str) {}
 
 fn sibling(dir: &Path, suffix: &str) -> Result<PathBuf, TxnError> {
     let name = dir.file_name().ok_or_else(|| TxnError::Io {

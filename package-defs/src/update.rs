@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::edit::{self, DataPins, XenPins};
-use crate::kconfig::{self, SymbolChange};
 use crate::model::{Body, DataDef, Definitions, Package, PatchPin, XenDef};
 use crate::spec::{self, QubesTree};
 use crate::txn::FileChange;
@@ -334,7 +333,7 @@ pub struct Report {
     pub security: SecurityReport,
     pub config_sha256: Change<String>,
     /// Symbol-level diff; `None` when the old config was not available.
-    pub config_changes: Option<Vec<SymbolChange>>,
+    pub config_changes: Option<Vec<xen_config::dotconfig::SymbolChange>>,
     pub hv_abi: Change<String>,
     /// configure options in the spec that appeared/disappeared (review `configure_flags`).
     pub spec_configure_flags: Option<Change<Vec<String>>>,
@@ -542,9 +541,11 @@ pub fn plan(defs: &Definitions, t: &Target<'_>, f: &Fetched) -> Result<Plan, Upd
     let security = security(&t.data.patches, &patches, &patch_report);
     let (config_changes, spec_configure_flags) = match &f.old_qubes_dir {
         Some(old) => {
-            let old_cfg = std::fs::read_to_string(old.join(&t.data.config.file)).ok();
-            let new_cfg = std::fs::read_to_string(&tree.config).ok();
-            let cfg = old_cfg.zip(new_cfg).map(|(o, n)| kconfig::diff(&o, &n));
+            let old_cfg = std::fs::read(old.join(&t.data.config.file)).ok();
+            let new_cfg = std::fs::read(&tree.config).ok();
+            let cfg = old_cfg
+                .zip(new_cfg)
+                .map(|(o, n)| xen_config::dotconfig::diff(&o, &n));
             let flags = spec_flags(old).zip(spec_flags(&f.qubes_dir)).map(|(o, n)| {
                 let added = n.iter().filter(|x| !o.contains(x)).cloned().collect();
                 let removed = o.iter().filter(|x| !n.contains(x)).cloned().collect();

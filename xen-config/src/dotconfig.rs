@@ -1,5 +1,6 @@
 //! Reading and writing `.config` files the way kconfig's confdata.c does, and the two
 //! operations built on them: `olddefconfig` and `savedefconfig`.
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::model::*;
@@ -513,6 +514,74 @@ fn print_comment(out: &mut String, text: &str) {
     }
 }
 
+/// The assignments a `.config` makes, as conf reads them without a tree (last one wins):
+/// symbol (without `CONFIG_`) -> value, strings unquoted, `# CONFIG_X is not set` as `n`.
+pub fn assignments(config: &[u8]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in config.split(|&c| c == b'\n') {
+        let line = String::from_utf8_lossy(line);
+        let line = line.trim_end_matches('\r');
+        if let Some(rest) = line.strip_prefix("# CONFIG_") {
+            if let Some((name, tail)) = rest.split_once(' ') {
+                if tail.starts_with("is not set") {
+                    out.insert(name.to_string(), "n".to_string());
+                }
+            }
+        } else if let Some(rest) = line.strip_prefix("CONFIG_") {
+            if let Some((name, val)) = rest.split_once('=') {
+                let v = match val.strip_prefix('"') {
+                    Some(q) => unescape(q),
+                    None => val.to_string(),
+                };
+                out.insert(name.to_string(), v);
+            }
+        }
+    }
+    out
+}
+
+fn unescape(q: &str) -> String {
+    let mut out = String::new();
+    let mut it = q.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '"' => break,
+            '\\' => {
+                if let Some(n) = it.next() {
+                    out.push(n)
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One symbol whose value differs between two `.config` files.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SymbolChange {
+    pub symbol: String,
+    /// `None` when the symbol is absent on that side.
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// Every symbol whose value differs between `old` and `new`, sorted by name.
+pub fn diff(old: &[u8], new: &[u8]) -> Vec<SymbolChange> {
+    let (a, b) = (assignments(old), assignments(new));
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| SymbolChange {
+            symbol: k.clone(),
+            old: a.get(k).cloned(),
+            new: b.get(k).cloned(),
+        })
+        .collect()
+}
+
 /// `sym_escape_string_value`: quotes, with `"` and `\` escaped.
 pub fn escape_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -525,4 +594,28 @@ pub fn escape_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_by_symbol() {
+        let old = b"#\n# Header\nCONFIG_PV=y\n# CONFIG_PV32 is not set\nCONFIG_NR_CPUS=256\nCONFIG_GONE=y\n";
+        let new = b"CONFIG_PV=y\nCONFIG_PV32=y\nCONFIG_NR_CPUS=512\nCONFIG_NEW=\"x \\\"y\\\"\"\n";
+        let s: Vec<String> = diff(old, new)
+            .iter()
+            .map(|c| format!("{}:{:?}->{:?}", c.symbol, c.old, c.new))
+            .collect();
+        assert_eq!(
+            s,
+            [
+                "GONE:Some(\"y\")->None",
+                "NEW:None->Some(\"x \\\"y\\\"\")",
+                "NR_CPUS:Some(\"256\")->Some(\"512\")",
+                "PV32:Some(\"n\")->Some(\"y\")",
+            ]
+        );
+    }
 }

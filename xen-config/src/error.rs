@@ -17,6 +17,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A file of recorded probe answers that cannot be read or written as JSON.
+    #[error("{}: {msg}", path.display())]
+    Probes { path: PathBuf, msg: String },
     /// A host probe (`$(shell,...)`) failed to run.
     #[error("{file}:{line}: $(shell,{cmd}) failed: {msg}")]
     Shell {

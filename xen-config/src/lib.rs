@@ -12,6 +12,7 @@
 //! ```
 
 pub mod c_defaults;
+pub mod cli;
 pub mod cnum;
 pub mod dotconfig;
 pub mod error;
@@ -19,7 +20,6 @@ mod eval;
 pub mod guest_libs;
 pub mod lexer;
 pub mod model;
-pub mod package_input;
 pub mod parser;
 pub mod preprocess;
 pub mod probe;

@@ -183,48 +183,6 @@ fn values(k: &Kconfig, input: Input<'_>, root: &Path) -> (Kconfig, Values) {
     (k, out)
 }
 
-/// The assignments a `.config` makes, as conf reads them (last one wins).
-pub fn pinned_values(config: &[u8]) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for line in config.split(|&c| c == b'\n') {
-        let line = String::from_utf8_lossy(line);
-        let line = line.trim_end_matches('\r');
-        if let Some(rest) = line.strip_prefix("# CONFIG_") {
-            if let Some((name, tail)) = rest.split_once(' ') {
-                if tail.starts_with("is not set") {
-                    out.insert(name.to_string(), "n".to_string());
-                }
-            }
-        } else if let Some(rest) = line.strip_prefix("CONFIG_") {
-            if let Some((name, val)) = rest.split_once('=') {
-                let v = match val.strip_prefix('"') {
-                    Some(q) => unescape(q),
-                    None => val.to_string(),
-                };
-                out.insert(name.to_string(), v);
-            }
-        }
-    }
-    out
-}
-
-fn unescape(q: &str) -> String {
-    let mut out = String::new();
-    let mut it = q.chars();
-    while let Some(c) = it.next() {
-        match c {
-            '"' => break,
-            '\\' => {
-                if let Some(n) = it.next() {
-                    out.push(n)
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn show(v: &Option<String>) -> String {
     match v {
         Some(v) => v.clone(),
@@ -240,7 +198,7 @@ pub fn reconcile(
     config: &[u8],
     accept: &BTreeSet<String>,
 ) -> Reconciliation {
-    let pins = pinned_values(config);
+    let pins = crate::dotconfig::assignments(config);
     let base_values = base.map(|(k, root)| values(k, Input::Config(config), root).1);
     let (mut eff_k, effective) = values(target, Input::Config(config), target_root);
     let mut names: BTreeSet<String> = effective

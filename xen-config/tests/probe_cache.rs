@@ -157,3 +157,43 @@ fn cached_parse_of_the_real_tree_equals_make() {
         }
     }
 }
+
+/// A cache that cannot be written costs only speed: the run succeeds and says so in one
+/// cargo-like `warning:` line (no timestamp, no module path).
+#[test]
+fn an_unwritable_cache_is_one_warning_line() {
+    let t = tree();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A regular file where the cache's folder should be.
+    std::fs::write(dir.path().join("blocker"), b"").expect("write");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_xen-config"))
+        .arg("olddefconfig")
+        .arg("--xen-dir")
+        .arg(&t.xen)
+        .arg("--probe-cache")
+        .arg(dir.path().join("blocker/probes.json"))
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run xen-config");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("probe cache")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].starts_with("warning: cannot save the probe cache ")
+            && warnings[0].ends_with("(use --no-probe-cache or --probe-cache FILE)"),
+        "{err}"
+    );
+    // -q: errors only.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_xen-config"))
+        .args(["-q", "olddefconfig", "--xen-dir"])
+        .arg(&t.xen)
+        .arg("--probe-cache")
+        .arg(dir.path().join("blocker/probes.json"))
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run xen-config");
+    assert!(o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("warning:"));
+}

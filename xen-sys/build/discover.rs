@@ -250,13 +250,23 @@ fn from_dirs(
     })
 }
 
+/// The Xen releases these bindings are made for (libxenctrl's pkg-config version is Xen's;
+/// the other libraries carry their own library versions). Like libgit2-sys, a system Xen
+/// outside the range is refused by pkg-config with the versions in its message.
+const SUPPORTED_XEN: std::ops::Range<&str> = "4.13".."4.31";
+
 fn from_pkg_config(libs: &[&'static Library]) -> Result<Toolstack, DiscoveryError> {
     let mut include_dirs: Vec<PathBuf> = Vec::new();
     let mut links = Vec::new();
     let mut missing = Vec::new();
+    let mut refused = Vec::new();
     let mut lib_dirs: Vec<PathBuf> = Vec::new();
     for lib in libs {
-        match pkg_config::Config::new()
+        let mut config = pkg_config::Config::new();
+        if lib.pkg_config == "xencontrol" {
+            config.range_version(SUPPORTED_XEN);
+        }
+        match config
             .cargo_metadata(false)
             .env_metadata(true)
             .probe(lib.pkg_config)
@@ -277,8 +287,26 @@ fn from_pkg_config(libs: &[&'static Library]) -> Result<Toolstack, DiscoveryErro
                     search_dirs: found.link_paths,
                 });
             }
+            // pkgconf: "required version is '>= 4.13'"; pkg-config: "Requested '...' but".
+            Err(pkg_config::Error::ProbeFailure { output, .. })
+                if ["required version", "Requested"]
+                    .iter()
+                    .any(|m| String::from_utf8_lossy(&output.stderr).contains(m)) =>
+            {
+                let said = String::from_utf8_lossy(&output.stderr);
+                refused.push(said.trim().lines().collect::<Vec<_>>().join(" "))
+            }
             Err(_) => missing.push(lib),
         }
+    }
+    if !refused.is_empty() {
+        return Err(DiscoveryError(format!(
+            "{}; these bindings support Xen {} to {} (exclusive): install a supported Xen, or \
+             point XEN_SYS_SOURCE at a prepared tree",
+            refused.join("; "),
+            SUPPORTED_XEN.start,
+            SUPPORTED_XEN.end
+        )));
     }
     if !missing.is_empty() {
         let names: Vec<_> = missing

@@ -41,8 +41,43 @@ pub struct Cli {
     /// Connect to this socket or device instead of the usual search.
     #[arg(long, value_name = "PATH", global = true)]
     pub socket: Option<PathBuf>,
+    #[command(flatten)]
+    pub global: qxk_cli::GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The `xs` binary. Exit codes are the C tools' (0 success, 1 any failure or a missing node,
+/// usage errors included), so scripts written for `xenstore-read` and friends keep working;
+/// errors print as every tool of the workspace prints them (`error: …`, no backtrace).
+pub fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return std::process::ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
+    if let Some(kind) = cli.global.generate {
+        use clap::CommandFactory;
+        let mut stdout = std::io::stdout().lock();
+        return match qxk_cli::generate(kind, Cli::command(), &mut stdout) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprint!("{}", qxk_cli::render_error(&e.into()));
+                std::process::ExitCode::from(1)
+            }
+        };
+    }
+    cli.global.init_logging();
+    let mut stdout = std::io::stdout().lock();
+    match run(cli, &mut stdout) {
+        Ok(code) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprint!("{}", qxk_cli::render_error(&e));
+            std::process::ExitCode::from(1)
+        }
+    }
 }
 
 #[derive(Subcommand, Debug, Clone)]

@@ -10,6 +10,7 @@
 //! # Ok::<(), xenstore_client::Error>(())
 //! ```
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;
 mod compat;

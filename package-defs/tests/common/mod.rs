@@ -243,3 +243,26 @@ pub fn kill_at_hook(child: &mut std::process::Child, point: &str) {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 }
+
+/// The `keys:` line under `heading` in docs/json.md, as a sorted list.
+pub fn documented_keys(heading: &str, variant: &str) -> Vec<String> {
+    let doc = std::fs::read_to_string(workspace().join("docs/json.md")).unwrap();
+    let section = doc
+        .split("\n### ")
+        .find(|s| s.starts_with(heading))
+        .unwrap_or_else(|| panic!("docs/json.md has no section {heading:?}"));
+    let prefix = format!("keys{variant}: ");
+    let line = section
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line under {heading:?}"));
+    let mut keys: Vec<String> = line.split(", ").map(str::to_string).collect();
+    keys.sort();
+    keys
+}
+
+pub fn keys_of(v: &serde_json::Value) -> Vec<String> {
+    let mut keys: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
+    keys.sort();
+    keys
+}

@@ -9,7 +9,7 @@ use qxk_tests::vm;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use xen_sys::handles::{XenCtrl, XenLight, XenStore};
+use xen_toolstack::{XenCtrl, XenLight, XenStore};
 
 use qxk_tests::inside::load::{self, Load};
 use qxk_tests::inside::tool::{self, T};

@@ -9,7 +9,7 @@ use qxk_tests::report::Reporter;
 use qxk_tests::vm;
 use std::ffi::{c_char, c_uint, CStr, CString};
 use std::time::{Duration, Instant};
-use xen_sys::handles::XenStore;
+use xen_toolstack::XenStore;
 use xenstore_client::{Client, Ops, XsErrno};
 
 fn text(v: Option<Vec<u8>>, path: &str) -> Result<String> {

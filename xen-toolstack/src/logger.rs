@@ -6,13 +6,13 @@
 use std::ffi::{c_char, c_int, c_ulong, CStr};
 use std::sync::Mutex;
 
-use crate::{vsnprintf, xentoollog_level, xentoollog_logger};
+use xen_sys::{vsnprintf, xentoollog_level, xentoollog_logger};
 
 /// The `va_list` argument as the platform passes it to a callback.
 #[cfg(target_arch = "x86_64")]
-type VaListArg = *mut crate::__va_list_tag;
+type VaListArg = *mut xen_sys::__va_list_tag;
 #[cfg(not(target_arch = "x86_64"))]
-type VaListArg = crate::va_list;
+type VaListArg = xen_sys::va_list;
 
 /// At most this many messages are kept; older ones are dropped first.
 const MAX_MESSAGES: usize = 64;

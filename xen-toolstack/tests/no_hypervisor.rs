@@ -8,7 +8,7 @@ use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use xen_sys::handles::{XenCtrl, XenEvtchn, XenGnttab, XenLight, XenStore};
+use xen_toolstack::{XenCtrl, XenEvtchn, XenGnttab, XenLight, XenStore};
 
 /// Runs `f` with fds 1 and 2 pointed at a temp file; returns its result and what was written.
 fn capture_terminal<T>(f: impl FnOnce() -> T) -> (T, String) {
@@ -47,7 +47,8 @@ fn every_open_fails_cleanly_without_a_hypervisor() {
 
     // Control: libxenctrl with no logger of ours prints to stderr, and the capture sees it.
     let (_, noisy) = capture_terminal(|| unsafe {
-        let xch = xen_sys::xc_interface_open(std::ptr::null_mut(), std::ptr::null_mut(), 0);
+        let xch =
+            xen_toolstack::sys::xc_interface_open(std::ptr::null_mut(), std::ptr::null_mut(), 0);
         assert!(xch.is_null());
     });
     assert!(

@@ -55,8 +55,8 @@ pub use self::ctrl::{DomainInfo, Physinfo, XenCtrl};
 #[cfg(feature = "xenctrl")]
 mod ctrl {
     use super::*;
-    use crate::*;
     use std::ptr::NonNull;
+    use xen_sys::*;
 
     /// An open libxenctrl interface (`xc_interface_open` / `xc_interface_close`).
     pub struct XenCtrl {
@@ -209,9 +209,9 @@ pub use self::store::XenStore;
 #[cfg(feature = "xenstore")]
 mod store {
     use super::*;
-    use crate::*;
     use std::ffi::{c_char, c_uint, c_void, CString};
     use std::ptr::NonNull;
+    use xen_sys::*;
 
     /// A libxenstore connection (`xs_open` / `xs_close`). libxenstore has no logger
     /// hook; it does not print on failure.
@@ -319,7 +319,7 @@ macro_rules! logged_handle {
         #[cfg(feature = $feature)]
         #[doc = $doc]
         pub struct $name {
-            h: std::ptr::NonNull<crate::$raw>,
+            h: std::ptr::NonNull<xen_sys::$raw>,
             logger: QuietLogger,
         }
 
@@ -328,7 +328,7 @@ macro_rules! logged_handle {
             pub fn open() -> Result<$name, OpenError> {
                 let logger = QuietLogger::new();
                 // SAFETY: the logger outlives the handle (owned by the same struct).
-                let h = unsafe { crate::$open(logger.as_ptr(), 0) };
+                let h = unsafe { xen_sys::$open(logger.as_ptr(), 0) };
                 match std::ptr::NonNull::new(h) {
                     Some(h) => Ok($name { h, logger }),
                     None => {
@@ -342,7 +342,7 @@ macro_rules! logged_handle {
                 }
             }
 
-            pub fn as_ptr(&self) -> *mut crate::$raw {
+            pub fn as_ptr(&self) -> *mut xen_sys::$raw {
                 self.h.as_ptr()
             }
 
@@ -356,7 +356,7 @@ macro_rules! logged_handle {
         impl Drop for $name {
             fn drop(&mut self) {
                 // SAFETY: opened by the matching open, closed once.
-                unsafe { crate::$close(self.h.as_ptr()) };
+                unsafe { xen_sys::$close(self.h.as_ptr()) };
             }
         }
     };
@@ -385,7 +385,7 @@ pub use self::light::{Dominfo, XenLight};
 #[cfg(feature = "xenlight")]
 mod light {
     use super::*;
-    use crate::*;
+    use xen_sys::*;
 
     /// A libxl context (`libxl_ctx_alloc` / `libxl_ctx_free`).
     pub struct XenLight {

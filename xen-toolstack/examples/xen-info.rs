@@ -1,15 +1,15 @@
 //! Prints what the bindings were built from and what the running system offers:
 //! on dom0 the hypervisor's version, physinfo and domains; elsewhere why not.
 //!
-//!     cargo run -p xen-sys --example xen-info --features xenlight
+//!     cargo run -p xen-toolstack --example xen-info --features xenlight
 
-use xen_sys::handles::{XenCtrl, XenEvtchn, XenGnttab, XenStore};
+use xen_toolstack::{XenCtrl, XenEvtchn, XenGnttab, XenStore};
 
 fn main() {
-    let (major, minor, patch) = xen_sys::XEN_VERSION;
+    let (major, minor, patch) = xen_toolstack::sys::XEN_VERSION;
     println!(
         "bindings: Xen {major}.{minor}.{patch} headers from {}",
-        xen_sys::XEN_ORIGIN
+        xen_toolstack::sys::XEN_ORIGIN
     );
     let mut failures = 0;
     match XenCtrl::open() {
@@ -69,7 +69,7 @@ fn main() {
         println!("libxenevtchn: {e}");
     }
     #[cfg(feature = "xenlight")]
-    match xen_sys::handles::XenLight::open() {
+    match xen_toolstack::XenLight::open() {
         Ok(xl) => match xl.list_domains() {
             Ok(ds) => println!("libxl: {} domains", ds.len()),
             Err(e) => println!("libxl_list_domain: {e}"),

@@ -1,11 +1,48 @@
-//! `xen-config reconcile --definitions DIR --package NAME --vendor DIR`: the workspace's real
-//! definitions, and a vendor folder laid out as `package-defs prepare` makes it, from Debian's
-//! real Xen tree with Qubes' real config installed as `xen/.config`.
+//! `package-defs reconcile PACKAGE --vendor DIR` (xen-config's reconcile on a definition): the
+//! workspace's real definitions, and a vendor folder laid out as `package-defs prepare` makes
+//! it, from Debian's real Xen tree with Qubes' real config installed as `xen/.config`.
 mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
+
+/// Path of the pristine Debian Xen tree (fetched once by the workspace script).
+fn debian_tree() -> PathBuf {
+    let out = Command::new("bash")
+        .arg(workspace().join("scripts/debian-xen-source.sh"))
+        .output()
+        .expect("run scripts/debian-xen-source.sh");
+    assert!(
+        out.status.success(),
+        "scripts/debian-xen-source.sh failed (run scripts/setup-debian.sh first): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).expect("utf-8 path").trim())
+}
+
+fn qubes_config() -> Vec<u8> {
+    let p = fixtures().join("qubes-vmm-xen/v4.17.4-5/config");
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Xen's own `make -C xen savedefconfig` of `config`: the oracle for the minimal config.
+fn make_savedefconfig(xen: &Path, config: &[u8]) -> String {
+    std::fs::write(xen.join(".config"), config).expect("write .config");
+    let out = Command::new("make")
+        .arg("-C")
+        .arg(xen)
+        .arg("savedefconfig")
+        .env_remove("MAKEFLAGS")
+        .output()
+        .expect("run make");
+    assert!(
+        out.status.success(),
+        "make savedefconfig: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(xen.join("defconfig")).expect("defconfig")
+}
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -54,18 +91,17 @@ fn setup() -> Setup {
 }
 
 fn run(s: &Setup, package: &str, vendor: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xen-config"))
-        .arg("reconcile")
+    bin()
         .arg("--definitions")
         .arg(&s.definitions)
-        .args(["--package", package])
+        .args(["reconcile", package])
         .arg("--vendor")
         .arg(vendor)
         .arg("--probe-cache")
         .arg(&s.cache)
         .args(extra)
         .output()
-        .expect("run xen-config")
+        .expect("run package-defs")
 }
 
 #[test]
@@ -75,6 +111,7 @@ fn reconciles_the_prepared_tree_with_the_definitions_flags() {
     let err = String::from_utf8_lossy(&o.stderr);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("json output: {e}\nstderr: {err}"));
+    assert_eq!(keys_of(&v), documented_keys("`reconcile --json`", ""));
     // The definition's flags are reported and checked against the tree's configure.ac.
     let pf = &v["tools"]["package_flags"];
     assert_eq!(pf["who"], "definition xen");
@@ -100,38 +137,38 @@ fn reconciles_the_prepared_tree_with_the_definitions_flags() {
     assert!(warnings.is_empty(), "{warnings:?}");
     assert!(o.status.success(), "{err}");
     // Same symbols and minimal config as reconciling the tree and config directly.
-    let o2 = Command::new(env!("CARGO_BIN_EXE_xen-config"))
-        .arg("reconcile")
-        .arg("--xen-dir")
-        .arg(s.tree.join("xen"))
-        .arg("--qubes-config")
-        .arg(s.tree.join("xen/.config"))
-        .arg("--probe-cache")
-        .arg(&s.cache)
-        .arg("--json")
+    let probes = xen_config::cli::ProbeArgs {
+        arch: xen_config::cli::Arch::X86_64,
+        cc: "gcc".into(),
+        ld: "ld".into(),
+        probes: None,
+        record_probes: None,
+        probe_cache: Some(s.cache.clone()),
+        no_probe_cache: false,
+    };
+    let config = std::fs::read(s.tree.join("xen/.config")).expect("config");
+    let direct = xen_config::cli::reconcile(xen_config::cli::Request {
+        xen_dir: &s.tree.join("xen"),
+        config: &config,
+        base_xen_dir: None,
+        source_root: None,
+        base_source_root: None,
+        package_flags: None,
         // Without a definition, the tables' stale flags are on trial.
-        .args([
-            "--accept=--disable-ocaml",
-            "--accept=--disable-blktap1",
-            "--accept=--disable-blktap2",
-        ])
-        .output()
-        .expect("run xen-config");
-    assert!(
-        o2.status.success(),
-        "{}",
-        String::from_utf8_lossy(&o2.stderr)
-    );
-    let v2: serde_json::Value = serde_json::from_slice(&o2.stdout).expect("json");
+        accept: &[
+            "--disable-ocaml".into(),
+            "--disable-blktap1".into(),
+            "--disable-blktap2".into(),
+        ],
+        probes: &probes,
+    })
+    .expect("reconcile the tree directly");
+    assert!(direct.problems.is_empty(), "{:?}", direct.problems);
+    let v2 = serde_json::to_value(&direct).expect("json");
     assert_eq!(v["symbols"], v2["symbols"]);
     assert_eq!(v["minimal_config"], v2["minimal_config"]);
     assert!(v2["tools"]["package_flags"].is_null());
-    let minimal = String::from_utf8(make_in(
-        &s.tree.join("xen"),
-        "savedefconfig",
-        Some(&qubes_config()),
-    ))
-    .expect("utf-8");
+    let minimal = make_savedefconfig(&s.tree.join("xen"), &qubes_config());
     assert_eq!(v["minimal_config"], minimal.as_str());
 }
 

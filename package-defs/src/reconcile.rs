@@ -1,11 +1,13 @@
-//! Reconciling a package definition: the definition knows the Xen version, Qubes' config
-//! (by its sha256 pin) and the tools `configure` flags; `package-defs prepare` puts the
-//! patched tree with the config installed as `xen/.config` in `vendor/<package>-<version>/`.
-//! Data flows definitions -> prepared tree -> xen-config, so this reads both and checks that
-//! the tree's config is the one the definition pins.
+//! `package-defs reconcile`: reconciling a definition with xen-config. The definition knows
+//! the Xen version, Qubes' config (by its sha256 pin) and the tools `configure` flags;
+//! `package-defs prepare` puts the patched tree with the config installed as `xen/.config` in
+//! `vendor/<package>-<version>-<rel>/`. Data flows definitions -> prepared tree -> xen-config
+//! (a leaf library that knows nothing of definitions), so this glue lives here: it reads
+//! both, checks that the tree's config is the one the definition pins, and hands xen-config
+//! a tree, a config and the definition's flags.
 use std::path::{Path, PathBuf};
 
-use package_defs::{load_dir, Definitions, LoadError};
+use crate::{load_dir, Definitions, LoadError};
 
 /// Why a definition cannot be reconciled; each message names the file or package and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +115,7 @@ pub fn from_definitions(
         defs.dir.display(),
         vendor.display()
     );
-    let tree = vendor.join(package_defs::prepare::tree_name(pkg));
+    let tree = vendor.join(crate::prepare::tree_name(pkg));
     let xen_dir = tree.join("xen");
     let config_path = xen_dir.join(".config");
     if !xen_dir.join("Kconfig").is_file() || !config_path.is_file() {
@@ -154,4 +156,15 @@ pub fn from_definitions(
         configure_flags: x.configure_flags.clone(),
         definition: pkg.path.clone(),
     })
+}
+
+impl PackageInput {
+    /// The definition's `configure` flags, as xen-config checks them against the tree.
+    pub fn flag_set(&self) -> xen_config::tools_flags::OwnedFlagSet {
+        xen_config::tools_flags::OwnedFlagSet {
+            who: format!("definition {}", self.name),
+            source: format!("{} (configure_flags)", self.definition.display()),
+            flags: self.configure_flags.clone(),
+        }
+    }
 }
