@@ -1,6 +1,6 @@
 //! The weekend bot on these definitions: [`bump_bot`] plans and commits, this
 //! module tells it what the definitions follow and performs each bump with the
-//! same code as `package-defs update`.
+//! same pipeline as `package-defs update` ([`crate::pipeline::update`]).
 
 use std::path::Path;
 
@@ -8,10 +8,11 @@ use bump_bot::packages::BoxError;
 use bump_bot::{Followed, Packages};
 use upstream_tags::{QubesVersion, Stream};
 
-use crate::fetch::{fetch_for_update, Sources};
+use crate::fetch::Sources;
 use crate::model::{Body, StreamRef};
-use crate::update::{self, Allow};
-use crate::{guix, load_dir, txn};
+use crate::pipeline::{self, Outcome, Request};
+use crate::update;
+use crate::{guix, load_dir};
 
 /// Follows every package of kind `xen`; a bump rewrites it and its data package.
 pub struct DefinitionsPackages<'a> {
@@ -56,17 +57,17 @@ impl Packages for DefinitionsPackages<'_> {
 
     fn update(&self, dir: &Path, package: &str, to: &QubesVersion) -> Result<String, BoxError> {
         let defs = load_dir(dir)?;
-        let target = update::resolve(&defs, package, to.clone(), Allow::default())?;
-        let work = tempfile::tempdir()?;
-        let fetched = fetch_for_update(
-            &defs.dir,
-            &target,
-            self.sources,
-            work.path(),
-            self.with_tarball,
-        )?;
-        let plan = update::plan(&defs, &target, &fetched)?;
-        txn::commit(&defs.dir, &plan.changes)?;
+        let req = Request {
+            package,
+            version: Some(to.clone()),
+            with_tarball: self.with_tarball,
+            ..Request::default()
+        };
+        let plan = match pipeline::update(&defs, &req, self.sources)? {
+            // The bot only bumps to newer tags; a pinned one is a failed bump, as before.
+            Outcome::AlreadyPinned(e) => return Err(e.into()),
+            Outcome::Planned { plan, .. } => plan,
+        };
         if self.guix_channel.is_some() {
             let updated = load_dir(dir)?;
             let channel = dir.parent().unwrap_or(dir).join(guix::CHANNEL_DIR);

@@ -1,7 +1,7 @@
 //! Declarative pins of Qubes OS's Xen packages, and the tooling that keeps them current.
 //!
 //! `load` reads and validates a definitions folder, `spec` reads Qubes' packaging tree,
-//! `update` plans a version bump, `edit` rewrites files in place and `txn` swaps them in
+//! `update` plans a version bump (and `pipeline` runs one, for the CLI and the bot), `edit` rewrites files in place and `txn` swaps them in
 //! atomically; `guix` exports a Guix channel module; `bot` runs the weekend bump bot on them;
 //! `reconcile` hands a definition and its prepared tree to xen-config.
 
@@ -12,6 +12,7 @@ pub mod fuzzing;
 pub mod guix;
 pub mod load;
 pub mod model;
+pub mod pipeline;
 pub mod prepare;
 pub mod reconcile;
 pub mod spec;

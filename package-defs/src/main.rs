@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use package_defs::fetch::{self, GitSources};
+use package_defs::fetch::GitSources;
+use package_defs::pipeline::{self, Outcome};
 use package_defs::update::{self, Allow};
-use package_defs::{guix, load_dir, txn, verify, Body, Definitions, QubesVersion};
+use package_defs::{guix, load_dir, verify, Body, Definitions, QubesVersion};
 
 const EXAMPLES: &str = "Examples:
   package-defs update xen 4.17.4-6 --diff
@@ -358,73 +359,55 @@ fn run(cli: &Cli) -> Result<()> {
             commit,
         } => {
             let defs = load(cli)?;
-            let allow = Allow {
-                downgrade: *allow_downgrade,
-                stream: *allow_stream,
-                repin: *repin,
-            };
-            let asked = version.as_deref().map(QubesVersion::parse).transpose()?;
             let sources = sources(cli)?;
-            let work = tempfile::tempdir().context("cannot create a work folder")?;
-            let resolved = match (commit, asked) {
-                (None, Some(v)) => update::resolve(&defs, package, v, allow),
-                (None, None) => anyhow::bail!(
-                    "update {package}: give the VERSION-REL to pin (e.g. 4.17.4-6), or --commit SHA for a stream pinned to a commit"
-                ),
-                (Some(c), asked) => {
-                    // Refuse a tagged stream, an unknown package or a bad id before fetching.
-                    let x = update::commit_stream(&defs, package, c)?;
-                    let found = fetch::version_at_commit(&x.stream.repo, c, &sources, work.path())
-                        .with_context(|| format!("Qubes data at commit {c} of {}", x.stream.repo))?;
-                    if let Some(v) = asked.filter(|v| *v != found) {
-                        return Err(update::UpdateError::CommitMismatch {
-                            commit: c.clone(),
-                            found,
-                            expected: v,
-                        }
-                        .into());
-                    }
-                    update::resolve_commit(&defs, package, c, found, allow)
-                }
+            let req = pipeline::Request {
+                package,
+                version: version.as_deref().map(QubesVersion::parse).transpose()?,
+                commit: commit.as_deref(),
+                allow: Allow {
+                    downgrade: *allow_downgrade,
+                    stream: *allow_stream,
+                    repin: *repin,
+                },
+                with_tarball: !skip_tarball,
+                dry_run: *dry_run,
+                diff: *diff,
             };
-            let t = match resolved {
+            match pipeline::update(&defs, &req, &sources)? {
                 // Asking for what is pinned is a no-op, not a failure (a bot or a script may
                 // rerun an update); `--repin` fetches it again.
-                Err(e) if e.is_already_pinned() => {
+                Outcome::AlreadyPinned(e) => {
                     if *json {
                         let v = serde_json::json!({"report": null, "written": false, "diff": null, "already_pinned": e.to_string()});
                         println!("{}", serde_json::to_string_pretty(&v)?);
                     } else if !cli.global.quiet {
                         println!("{e}");
                     }
-                    return Ok(());
                 }
-                r => r?,
-            };
-            let fetched =
-                fetch::fetch_for_update(&defs.dir, &t, &sources, work.path(), !skip_tarball)?;
-            let plan = update::plan(&defs, &t, &fetched)?;
-            let diff_text = diff.then(|| update::diff(&defs.dir, &plan.changes));
-            if !dry_run {
-                txn::commit(&defs.dir, &plan.changes)?;
-            }
-            if *json {
-                let v = serde_json::json!({"report": plan.report, "written": !dry_run, "diff": diff_text});
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                if let Some(d) = &diff_text {
-                    print!("{d}");
-                }
-                if !cli.global.quiet {
-                    print!("{}", update::render(&plan.report));
-                    println!(
-                        "{}",
-                        if *dry_run {
-                            "dry run: nothing written"
-                        } else {
-                            "definitions updated"
+                Outcome::Planned {
+                    plan,
+                    diff,
+                    written,
+                } => {
+                    if *json {
+                        let v = serde_json::json!({"report": plan.report, "written": written, "diff": diff});
+                        println!("{}", serde_json::to_string_pretty(&v)?);
+                    } else {
+                        if let Some(d) = &diff {
+                            print!("{d}");
                         }
-                    );
+                        if !cli.global.quiet {
+                            print!("{}", update::render(&plan.report));
+                            println!(
+                                "{}",
+                                if written {
+                                    "definitions updated"
+                                } else {
+                                    "dry run: nothing written"
+                                }
+                            );
+                        }
+                    }
                 }
             }
         }
