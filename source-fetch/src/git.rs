@@ -1,17 +1,13 @@
 //! Git through the `git` CLI. Chosen over gix: gix has no helpers for signed-tag payloads, its
 //! HTTP transport would add a second TLS/HTTP stack to build on 2 cores, and the `git` CLI is the
-//! reference implementation every user already has. Every subprocess runs under a timeout.
+//! reference implementation every user already has. Every subprocess runs through `qxk-process`
+//! under an inactivity limit and a total cap ([`GitLimits`]).
 //!
 //! Repositories are cached as bare repos under `CACHE/git/<sha256 of the URL>.git`; fetching a
 //! tag that is already there (with the expected commit) does no network I/O.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use content_hash::Sha256Digest;
 
@@ -125,103 +121,9 @@ pub struct BareRepo {
     timeout: GitLimits,
 }
 
-fn base_cmd() -> Command {
-    let mut c = Command::new("git");
-    // Never prompt (a test or bot has no terminal); stable, parseable output.
-    c.env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_ASKPASS", "true")
-        .env("LC_ALL", "C")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE");
-    c
-}
-
-/// When a child last wrote anything, shared by the threads that read its output.
-struct Activity {
-    start: Instant,
-    last_ms: AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
-        })
-    }
-
-    fn touch(&self) {
-        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_ms.fetch_max(ms, Ordering::Relaxed);
-    }
-
-    fn idle_for(&self) -> Duration {
-        self.start
-            .elapsed()
-            .saturating_sub(Duration::from_millis(self.last_ms.load(Ordering::Relaxed)))
-    }
-}
-
-/// Reads `stream` to its end on a thread, recording activity.
-fn drain(
-    mut stream: impl Read + Send + 'static,
-    activity: Arc<Activity>,
-) -> thread::JoinHandle<Vec<u8>> {
-    thread::spawn(move || {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    activity.touch();
-                    out.extend_from_slice(&buf[..n]);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        }
-        out
-    })
-}
-
-/// Waits for `child`, killing it after `limits.idle` without activity or `limits.total` in
-/// all; `Err(why)` says which.
-fn wait_with_limits(
-    child: &mut Child,
-    limits: GitLimits,
-    activity: &Activity,
-) -> std::io::Result<Result<ExitStatus, String>> {
-    loop {
-        if let Some(st) = child.try_wait()? {
-            return Ok(Ok(st));
-        }
-        let why = if activity.start.elapsed() >= limits.total {
-            Some(format!(
-                "still running after the total cap of {} s (raise it if the transfer is just slow)",
-                limits.total.as_secs()
-            ))
-        } else if activity.idle_for() >= limits.idle {
-            Some(format!(
-                "no progress for {} s; the server may be stalled",
-                limits.idle.as_secs()
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(Err(why));
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// What git said that matters: its `fatal:`/`error:`/`warning:` lines, without the progress
 /// meters `--progress` adds (or the last line when there is no such line).
-fn git_message(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr);
+fn git_message(text: &str) -> String {
     let lines: Vec<&str> = text
         .split(['\r', '\n'])
         .map(str::trim)
@@ -266,7 +168,8 @@ pub(crate) fn run_git(
     run_git_env(args, &[], cwd, place, limits)
 }
 
-/// [`run_git`] with extra environment variables.
+/// [`run_git`] with extra environment variables, through `qxk-process` (hardened
+/// environment, pipes drained concurrently, both limits).
 fn run_git_env(
     args: &[&str],
     env: &[(&str, &std::ffi::OsStr)],
@@ -275,41 +178,50 @@ fn run_git_env(
     limits: GitLimits,
 ) -> Result<Vec<u8>, GitError> {
     let shown = args.join(" ");
-    let mut c = base_cmd();
-    c.envs(env.iter().copied())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut c = qxk_process::Cmd::new("git");
+    c.args(args)
+        .timeout(limits.total)
+        .inactivity_timeout(limits.idle);
+    for (k, v) in env {
+        c.env(k, v);
+    }
     if let Some(d) = cwd {
         c.current_dir(d);
     }
-    let mut child = c.spawn().map_err(|source| GitError::Spawn {
-        args: shown.clone(),
-        source,
-    })?;
-    let activity = Activity::new();
-    let out = child.stdout.take().map(|s| drain(s, activity.clone()));
-    let err = child.stderr.take().map(|s| drain(s, activity.clone()));
-    let status =
-        wait_with_limits(&mut child, limits, &activity).map_err(|source| GitError::Spawn {
-            args: shown.clone(),
-            source,
-        })?;
-    let stdout = out.and_then(|h| h.join().ok()).unwrap_or_default();
-    let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
-    match status {
-        Err(why) => Err(GitError::Timeout {
+    match c.run() {
+        Ok(out) => Ok(out.stdout),
+        Err(qxk_process::Error::Failed { output, .. }) => Err(GitError::Failed {
             args: shown,
             place: place.to_owned(),
-            why,
+            stderr: git_message(&output),
         }),
-        Ok(s) if s.success() => Ok(stdout),
-        Ok(_) => Err(GitError::Failed {
+        Err(qxk_process::Error::TimedOut { reason, .. }) => Err(GitError::Timeout {
             args: shown,
             place: place.to_owned(),
-            stderr: git_message(&stderr),
+            why: timeout_why(&reason, limits),
         }),
+        Err(qxk_process::Error::Spawn { source, .. } | qxk_process::Error::Io { source, .. }) => {
+            Err(GitError::Spawn {
+                args: shown,
+                source,
+            })
+        }
+    }
+}
+
+/// Which limit stopped git, in words that say what to do (`qxk-process` says "ran longer
+/// than …" for the total cap).
+fn timeout_why(reason: &str, limits: GitLimits) -> String {
+    if reason.starts_with("ran longer") {
+        format!(
+            "still running after the total cap of {} s (raise it if the transfer is just slow)",
+            limits.total.as_secs()
+        )
+    } else {
+        format!(
+            "no progress for {} s; the server may be stalled",
+            limits.idle.as_secs()
+        )
     }
 }
 
