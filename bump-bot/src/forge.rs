@@ -1,28 +1,17 @@
 //! Discovering tags and the day each was published.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::PathBuf;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use source_fetch::{Fetcher, GitLimits};
+use source_fetch::{Fetcher, GitClient};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use upstream_tags::PublishedTag;
 
-use crate::process::{self, CommandError};
-
 #[derive(Debug, thiserror::Error)]
 pub enum ForgeError {
-    #[error("listing tags of {url}: {source}")]
-    Git {
-        url: String,
-        #[source]
-        source: CommandError,
-    },
     #[error("listing tags of {url}: {source}")]
     Fetch {
         url: String,
@@ -46,97 +35,33 @@ pub trait TagSource {
     fn tags(&self, repo_url: &str) -> Result<Vec<PublishedTag>, ForgeError>;
 }
 
-/// Rewrites a URL before use (mirrors, loopback test servers); shared with `update`.
-pub type Rewrite = Arc<dyn Fn(&str) -> String + Send + Sync>;
-
-/// Tags from any git server: fetched into a bare cache repository (only what is
-/// new crosses the network), dated by the tagger (annotated) or committer date.
+/// Tags from any git server, mirrored shallow into source-fetch's bare-repo cache (the one
+/// `update` fetches from; only what is new crosses the network, under the client's limits),
+/// dated by the tagger (annotated) or committer date.
 pub struct GitTags {
-    cache_dir: PathBuf,
-    rewrite: Rewrite,
-    limits: GitLimits,
+    git: GitClient,
 }
 
 impl GitTags {
-    /// Fetches stop after 300 s without progress (and after an hour in all).
-    pub fn new(cache_dir: impl Into<PathBuf>, rewrite: Rewrite) -> GitTags {
-        GitTags {
-            cache_dir: cache_dir.into(),
-            rewrite,
-            limits: GitLimits::idle(Duration::from_secs(300)),
-        }
-    }
-
-    /// Sets how long a fetch may go without progress, and run in all.
-    pub fn with_limits(mut self, limits: GitLimits) -> GitTags {
-        self.limits = limits;
-        self
-    }
-
-    fn repo_dir(&self, url: &str) -> PathBuf {
-        let safe: String = url
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.cache_dir.join(safe)
-    }
-
-    fn git(&self, dir: &Path, args: &[&str], url: &str) -> Result<String, ForgeError> {
-        let mut cmd = Command::new("git");
-        cmd.args(args).env("GIT_TERMINAL_PROMPT", "0");
-        process::run(cmd, dir, self.limits.total).map_err(|source| ForgeError::Git {
-            url: url.to_string(),
-            source,
-        })
+    /// Lists tags through `git` (its URL rewrites, cache and limits: `--timeout`,
+    /// `--git-max-time`).
+    pub fn new(git: GitClient) -> GitTags {
+        GitTags { git }
     }
 }
 
 impl TagSource for GitTags {
     fn tags(&self, repo_url: &str) -> Result<Vec<PublishedTag>, ForgeError> {
-        let url = (self.rewrite)(repo_url);
-        let dir = self.repo_dir(&url);
-        if !dir.join("HEAD").exists() {
-            std::fs::create_dir_all(&dir).map_err(|source| ForgeError::Cache {
-                url: url.clone(),
-                path: dir.clone(),
-                source,
-            })?;
-            self.git(&dir, &["init", "--quiet", "--bare"], &url)?;
-        }
-        // The network step: stopped when it makes no progress, not while data flows.
-        source_fetch::git::run(
-            &[
-                "fetch",
-                "--progress",
-                "--prune",
-                "--force",
-                "--no-tags",
-                &url,
-                "+refs/tags/*:refs/tags/*",
-            ],
-            Some(&dir),
-            &url,
-            self.limits,
-        )
-        .map_err(|source| ForgeError::Fetch {
+        let url = self.git.rewrite(repo_url);
+        let fetch = |source| ForgeError::Fetch {
             url: url.clone(),
             source,
-        })?;
-        let listing = self.git(
-            &dir,
-            &[
-                "for-each-ref",
-                "--format=%(refname:strip=2)%09%(creatordate:unix)",
-                "refs/tags",
-            ],
-            &url,
-        )?;
+        };
+        // The network step: stopped when it makes no progress, not while data flows.
+        let repo = self.git.fetch_all_tags(repo_url).map_err(fetch)?;
+        let listing = repo
+            .for_each_tag("%(refname:strip=2)%09%(creatordate:unix)")
+            .map_err(fetch)?;
         listing
             .lines()
             .filter(|l| !l.is_empty())

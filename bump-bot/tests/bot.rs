@@ -8,10 +8,10 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bump_bot::{run, BotConfig, GitTags, Outcome, Step};
+use source_fetch::{GitClient, UrlRewrites};
 use support::{git, Forge, LineDefs};
 use time::macros::date;
 use upstream_tags::LandingPolicy;
@@ -64,10 +64,13 @@ fn setup() -> Setup {
 }
 
 fn tags(cfg: &BotConfig) -> GitTags {
-    GitTags::new(
-        cfg.state_dir.join("tags"),
-        Arc::new(|u: &str| u.to_string()),
+    let git = GitClient::new(
+        &cfg.state_dir.join("cache"),
+        UrlRewrites::new(),
+        Duration::from_secs(300),
     )
+    .unwrap();
+    GitTags::new(git)
 }
 
 fn branch_log(cfg: &BotConfig, branch: &str) -> Vec<String> {
@@ -429,11 +432,13 @@ fn a_stalled_tag_server_is_stopped_for_inactivity() {
     let url = server.url("qubes-vmm-xen");
     let path = url.strip_prefix(&http.base_url()).unwrap().to_string();
     let tmp = tempfile::tempdir().unwrap();
-    let source = GitTags::new(tmp.path().join("tags"), Arc::new(|u: &str| u.to_string()))
-        .with_limits(source_fetch::GitLimits {
-            idle: Duration::from_secs(2),
-            total: Duration::from_secs(600),
-        });
+    let limits = source_fetch::GitLimits {
+        idle: Duration::from_secs(2),
+        total: Duration::from_secs(600),
+    };
+    let git =
+        GitClient::with_limits(&tmp.path().join("cache"), UrlRewrites::new(), limits).unwrap();
+    let source = GitTags::new(git);
     http.inject(
         &format!("{path}/info/refs"),
         Fault::Stall(Duration::from_secs(6)),

@@ -11,7 +11,6 @@ mod support;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use bump_bot::{run, BotConfig, GitTags, Outcome};
@@ -108,7 +107,13 @@ fn the_bot_follows_the_real_history_weekend_by_weekend() {
         today: start,
         dry_run: false,
     };
-    let source = GitTags::new(tmp.path().join("tags"), Arc::new(|u: &str| u.to_string()));
+    let client = source_fetch::GitClient::new(
+        &tmp.path().join("cache"),
+        source_fetch::UrlRewrites::new(),
+        Duration::from_secs(300),
+    )
+    .unwrap();
+    let source = GitTags::new(client);
     let mut bumps = 0;
     let mut weekend = start;
     while weekend <= end {

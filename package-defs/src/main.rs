@@ -571,10 +571,8 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
     let sources = sources(cli)?;
     let rewrites = source_fetch::UrlRewrites::from_args_and_process_env(&cli.url_rewrite)?;
     let tags: Box<dyn TagSource> = match args.forge {
-        Forge::Git => Box::new(GitTags::new(
-            state_dir.join("tags"),
-            std::sync::Arc::new(move |u: &str| rewrites.apply(u)),
-        )),
+        // The same bare-repo cache, rewrites and limits as the updates it plans.
+        Forge::Git => Box::new(GitTags::new(sources.git.clone())),
         Forge::Github => {
             let opts = source_fetch::FetchOptions {
                 rewrites,

@@ -376,6 +376,42 @@ impl GitClient {
         Ok(repo)
     }
 
+    /// Mirrors every tag of `url` into its cached bare repo, shallow (each tag's object and
+    /// tagged commit, no history): only what is new crosses the network, tags gone upstream
+    /// are pruned and moved ones follow. For listing tags with their dates (the bump bot).
+    pub fn fetch_all_tags(&self, url: &str) -> Result<BareRepo, GitError> {
+        let repo = self.repo(url)?;
+        let fetched = run_git(
+            &[
+                "fetch",
+                "--progress",
+                "--prune",
+                "--force",
+                "--no-tags",
+                "--depth",
+                "1",
+                "--",
+                &repo.url,
+                "+refs/tags/*:refs/tags/*",
+            ],
+            Some(&repo.path),
+            &repo.url,
+            self.timeout,
+        );
+        if let Err(e) = fetched {
+            // A shallow fetch of a refspec that matches nothing fails without a word; a
+            // repository without tags is no error, and it has no tags to keep either.
+            if !self.ls_remote_tags(url)?.is_empty() {
+                return Err(e);
+            }
+            let cached = repo.for_each_tag("%(refname)")?;
+            for name in cached.lines().filter(|l| !l.is_empty()) {
+                repo.git(&["update-ref", "-d", name])?;
+            }
+        }
+        Ok(repo)
+    }
+
     /// Fetch one commit by id (for streams pinned to a commit of an unmerged branch); no network
     /// I/O when it is already cached.
     pub fn fetch_commit(&self, url: &str, commit: &str) -> Result<BareRepo, GitError> {
@@ -442,6 +478,13 @@ impl BareRepo {
             &format!("refs/tags/{tag}^{{commit}}"),
         ])?;
         Ok(String::from_utf8_lossy(&out).trim().to_owned())
+    }
+
+    /// One line per cached tag, formatted by `git for-each-ref --format=FORMAT refs/tags`
+    /// (e.g. `%(refname:strip=2)%09%(creatordate:unix)`).
+    pub fn for_each_tag(&self, format: &str) -> Result<String, GitError> {
+        let out = self.git(&["for-each-ref", &format!("--format={format}"), "refs/tags"])?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
     /// Drops the cached ref of `tag`, so the next [`GitClient::fetch_tag`] asks the server

@@ -326,3 +326,65 @@ fn fetch_commit_pins_a_commit_of_any_branch() {
     w.client.fetch_commit(UPSTREAM, &w.first).unwrap();
     assert_eq!(w.http.request_count(), before);
 }
+
+/// The tags of `repo` as `name unix-date` lines.
+fn tag_dates(repo: &source_fetch::BareRepo) -> Vec<(String, i64)> {
+    repo.for_each_tag("%(refname:strip=2)%09%(creatordate:unix)")
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (name, secs) = l.split_once('\t').unwrap();
+            (name.to_string(), secs.parse().unwrap())
+        })
+        .collect()
+}
+
+/// What the bump bot lists: every tag, mirrored shallow into the bare repo `fetch_tag` uses,
+/// dated; a tag deleted upstream is pruned; a repository without tags lists none.
+#[test]
+fn fetch_all_tags_mirrors_every_tag_shallow_into_the_shared_cache_and_prunes() {
+    let w = world();
+    let repo = w.client.fetch_all_tags(UPSTREAM).unwrap();
+    assert_eq!(repo.path(), w.client.repo(UPSTREAM).unwrap().path());
+    let mut names: Vec<String> = tag_dates(&repo).into_iter().map(|t| t.0).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["light", "v4.17.4-4", "v4.17.4-5", "v4.17.4-6-unsigned"]
+    );
+    assert!(tag_dates(&repo).iter().all(|t| t.1 > 1_600_000_000));
+    // Shallow: the tagged commits are boundaries, no history behind them.
+    let shallow = std::fs::read_to_string(repo.path().join("shallow")).unwrap();
+    assert!(shallow.contains(&w.second), "{shallow}");
+
+    let pruned = w._git.create_repo("pruned").unwrap();
+    pruned.write("version", "1\n").unwrap();
+    pruned.commit_all("one").unwrap();
+    pruned.tag("gone", None).unwrap();
+    pruned.tag("kept", None).unwrap();
+    let url = "https://github.com/QubesOS/pruned";
+    let names = |r: &source_fetch::BareRepo| -> Vec<String> {
+        tag_dates(r).into_iter().map(|t| t.0).collect()
+    };
+    assert_eq!(
+        names(&w.client.fetch_all_tags(url).unwrap()),
+        ["gone", "kept"]
+    );
+    let st = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(pruned.git_dir())
+        .args(["tag", "-d", "gone"])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    assert_eq!(names(&w.client.fetch_all_tags(url).unwrap()), ["kept"]);
+    // Without any tag upstream (git's shallow fetch fails without a word there).
+    let st = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(pruned.git_dir())
+        .args(["tag", "-d", "kept"])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    assert!(names(&w.client.fetch_all_tags(url).unwrap()).is_empty());
+}
