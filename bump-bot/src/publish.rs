@@ -141,7 +141,13 @@ fn push(repo: &Path, remote: &str, branch: &str, to: &str) -> Result<(), String>
             remote,
             &refspec,
         ]);
-        match process::run(cmd, repo, PUSH_TIMEOUT) {
+        // `--porcelain` prints its verdict on stdout and the hints on stderr: read both.
+        let pushed = qxk_process::Cmd::from(&cmd)
+            .current_dir(repo)
+            .timeout(PUSH_TIMEOUT)
+            .merge_stderr()
+            .run();
+        match pushed {
             Ok(_) => return Ok(()),
             Err(e) => {
                 // git's verdict (`!  ref  [rejected] (reason)`, `fatal: ...`), not its hints.
