@@ -370,21 +370,18 @@ fn fetch_all_tags_mirrors_every_tag_shallow_into_the_shared_cache_and_prunes() {
         names(&w.client.fetch_all_tags(url).unwrap()),
         ["gone", "kept"]
     );
-    let st = std::process::Command::new("git")
-        .arg("--git-dir")
-        .arg(pruned.git_dir())
-        .args(["tag", "-d", "gone"])
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+    let delete_upstream = |tag: &str| {
+        let st = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(pruned.git_dir())
+            .args(["tag", "-d", tag])
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+    };
+    delete_upstream("gone");
     assert_eq!(names(&w.client.fetch_all_tags(url).unwrap()), ["kept"]);
     // Without any tag upstream (git's shallow fetch fails without a word there).
-    let st = std::process::Command::new("git")
-        .arg("--git-dir")
-        .arg(pruned.git_dir())
-        .args(["tag", "-d", "kept"])
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+    delete_upstream("kept");
     assert!(names(&w.client.fetch_all_tags(url).unwrap()).is_empty());
 }

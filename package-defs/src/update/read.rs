@@ -28,13 +28,18 @@ pub fn qubes_tree(t: &Target<'_>, f: &Fetched) -> Result<QubesTree, UpdateError>
     Ok(tree)
 }
 
+/// A file of the upstream tree, or an error that asks whether this is a Xen tree.
+fn xen_file(path: &Path) -> Result<String, UpdateError> {
+    std::fs::read_to_string(path).map_err(|e| UpdateError::Tree {
+        path: path.to_path_buf(),
+        message: format!("cannot read ({e}); is this a Xen tree?"),
+    })
+}
+
 /// Reads `__XEN_LATEST_INTERFACE_VERSION__` from an upstream tree.
 pub fn read_hv_abi(upstream: &Path) -> Result<String, UpdateError> {
     let path = upstream.join("xen/include/public/xen-compat.h");
-    let text = std::fs::read_to_string(&path).map_err(|e| UpdateError::Tree {
-        path: path.clone(),
-        message: format!("cannot read ({e}); is this a Xen tree?"),
-    })?;
+    let text = xen_file(&path)?;
     text.lines()
         .filter_map(|l| {
             l.trim()
@@ -60,10 +65,7 @@ pub fn read_hv_abi(upstream: &Path) -> Result<String, UpdateError> {
 /// candidate (the Makefile carries no rc number).
 pub fn read_xen_version(upstream: &Path) -> Result<String, UpdateError> {
     let path = upstream.join("xen/Makefile");
-    let text = std::fs::read_to_string(&path).map_err(|e| UpdateError::Tree {
-        path: path.clone(),
-        message: format!("cannot read ({e}); is this a Xen tree?"),
-    })?;
+    let text = xen_file(&path)?;
     let get = |key: &str| {
         text.lines().find_map(|l| {
             let l = l.trim();
