@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use test_servers::git::{GitServer, RepoBuilder};
-use test_servers::{GpgKey, HttpServer};
+use test_servers::{Fault, GpgKey, HttpServer};
 
 const QUBES_URL: &str = "https://github.com/QubesOS/qubes-vmm-xen";
 const XEN_URL: &str = "https://xenbits.xen.org/git-http/xen.git";
@@ -382,4 +382,44 @@ fn dry_run_plans_and_touches_nothing() {
     );
     assert_eq!(git(&w.channel, &["for-each-ref"]), before);
     assert!(!w.state_dir().join("state.json").exists());
+}
+
+/// The bot lists tags through the same git client as `update`: `--timeout` stops a stalled
+/// server (it used to wait a fixed 300 s), and the tags land in the shared `--cache`.
+#[test]
+fn tag_discovery_honours_timeout_and_shares_the_update_cache() {
+    let w = world();
+    w.tag("4.17.5", "1");
+    let url = w.git.url("qubes-vmm-xen");
+    let path = url.strip_prefix(&w._http.base_url()).unwrap().to_string();
+    w._http.inject(
+        &format!("{path}/info/refs"),
+        Fault::Stall(Duration::from_secs(6)),
+        1,
+    );
+    let mut c = w.bot(SATURDAY, &["--gate", "true"]);
+    c.args(["--timeout", "2"]);
+    let o = c.output().unwrap();
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("no progress for 2 s") || stderr(&o).contains("no progress for 2 s"),
+        "{}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    // The server answers again: the rerun bumps, and its tags are in the update's cache.
+    let o = w.run(SATURDAY, &["--gate", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(w.branch_log(SATURDAY), ["xen: 4.17.4-5 -> 4.17.5-1"]);
+    assert!(!w.state_dir().join("tags").exists());
+    let mirrors: Vec<_> = std::fs::read_dir(w.tmp.path().join("cache/git"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".git"))
+        .collect();
+    assert_eq!(
+        mirrors.len(),
+        2,
+        "one bare repo per URL (Qubes, Xen): {mirrors:?}"
+    );
 }
