@@ -310,6 +310,81 @@ fn parse_series_conf(path: &Path, text: &str) -> Result<Vec<VmPatch>, SpecError>
     Ok(out)
 }
 
+/// The VM-side series of a package's pinned Qubes data.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PinnedVmSeries {
+    /// The data package whose tree was read.
+    pub data: String,
+    pub repo: String,
+    /// The signed tag, or `None` for a stream pinned to a commit.
+    pub tag: Option<String>,
+    pub commit: String,
+    #[serde(flatten)]
+    pub series: VmSeries,
+}
+
+/// Fetches the pinned Qubes data of `name` (a xen package or a data package) as `verify`
+/// does (signed tag checked and compared with the pinned commit) into `work`, and reads its
+/// VM-side series.
+pub fn for_package(
+    defs: &crate::Definitions,
+    name: &str,
+    sources: &dyn crate::fetch::Sources,
+    work: &Path,
+) -> anyhow::Result<PinnedVmSeries> {
+    let pkg = defs
+        .get(name)
+        .ok_or_else(|| anyhow::anyhow!("unknown package '{name}'"))?;
+    let (data_name, data) = match (pkg.as_data(), pkg.as_xen()) {
+        (Some(d), _) => (name.to_string(), d),
+        (None, Some(x)) => {
+            let d = defs.get(&x.data).and_then(|d| d.as_data()).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: data package '{}' is not a qubes-data package",
+                    pkg.path.display(),
+                    x.data
+                )
+            })?;
+            (x.data.clone(), d)
+        }
+        (None, None) => anyhow::bail!("package '{name}' has no Qubes data"),
+    };
+    let s = &data.source;
+    let dest = work.join("qubes-data");
+    crate::verify::fetch_data(&defs.dir, sources, s, &dest)?;
+    let series = read_tree(&dest).map_err(|e| {
+        anyhow::anyhow!(
+            "{e} (in {} at {})",
+            s.repo,
+            s.tag.as_deref().unwrap_or(&s.commit)
+        )
+    })?;
+    Ok(PinnedVmSeries {
+        data: data_name,
+        repo: s.repo.clone(),
+        tag: s.tag.clone(),
+        commit: s.commit.clone(),
+        series,
+    })
+}
+
+/// The text `package-defs show PACKAGE --vm-series` prints.
+pub fn render(p: &PinnedVmSeries) -> String {
+    let mut out = format!(
+        "{} {} ({}): {} applies {} patches with `patch {}`\n",
+        p.data,
+        p.tag.as_deref().unwrap_or("(untagged commit)"),
+        p.commit,
+        p.series.recipe.display(),
+        p.series.patches.len(),
+        p.series.patch_args.join(" ")
+    );
+    for (i, patch) in p.series.patches.iter().enumerate() {
+        out.push_str(&format!("{:>3} {}\n", i + 1, patch.file));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

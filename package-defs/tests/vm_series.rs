@@ -188,3 +188,76 @@ fn v4_17_6_6_vm_series_is_nine_patches_one_not_in_the_spec() {
         )
     );
 }
+
+/// `show PACKAGE --vm-series` fetches the pinned data (signed tag, pinned commit) and prints
+/// the recipe's series; for a xen package it reads that package's data.
+#[test]
+fn show_vm_series_of_the_shipped_packages() {
+    let real = RealRepos::serve().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let show = |dir: &Path, args: &[&str]| {
+        let mut a = vec!["show"];
+        a.extend_from_slice(args);
+        run_rewritten(dir, cache.path(), &real.rewrite_env(), &a)
+    };
+    for (package, data, tag, first) in [
+        (
+            "xen",
+            "qubes-vmm-xen-data",
+            "v4.17.6-6",
+            "0653-python-avoid-conflicting-_FORTIFY_SOURCE-values.patch",
+        ),
+        (
+            "qubes-xen-next-data",
+            "qubes-xen-next-data",
+            "v4.19.4-9",
+            "0629-python-avoid-conflicting-_FORTIFY_SOURCE-values.patch",
+        ),
+    ] {
+        let o = show(&shipped(), &[package, "--vm-series", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(
+            keys_of(&v),
+            documented_keys("`show PACKAGE --vm-series --json`", "")
+        );
+        assert_eq!(v["data"], data);
+        assert_eq!(v["tag"], tag);
+        assert_eq!(v["recipe"], "archlinux/PKGBUILD.in");
+        assert_eq!(v["listed_in"], "archlinux/PKGBUILD.in");
+        let patches = v["patches"].as_array().unwrap();
+        assert_eq!(patches.len(), 9, "{v}");
+        assert_eq!(patches[0]["file"], first);
+        assert_eq!(patches[4]["file"], "1020-xen-tools-qubes-vm.patch");
+        assert_eq!(patches[4]["line"], 21);
+        assert_eq!(v["patch_args"][1], "-F0");
+    }
+    let o = show(&shipped(), &["xen", "--vm-series"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("qubes-vmm-xen-data v4.17.6-6 (e23db720c83a525785e1af02e4983f11f20ee2bc): archlinux/PKGBUILD.in applies 9 patches with `patch -s -F0 -E -p1 --no-backup-if-mismatch`\n  1 0653-"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n  5 1020-xen-tools-qubes-vm.patch\n"),
+        "{text}"
+    );
+
+    // A definition whose pinned commit is not what the signed tag names is refused.
+    let (_tmp, dir) = shipped_copy();
+    let f = dir.join("qubes-vmm-xen-data.toml");
+    let text = std::fs::read_to_string(&f).unwrap().replace(
+        "e23db720c83a525785e1af02e4983f11f20ee2bc",
+        "11439be4649658555b5e530b6f526c4e63d6ceb2",
+    );
+    std::fs::write(&f, text).unwrap();
+    let o = show(&dir, &["xen", "--vm-series"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+    assert!(
+        stderr(&o).contains("tag v4.17.6-6 is commit e23db720c83a525785e1af02e4983f11f20ee2bc, but the definition pins 11439be4649658555b5e530b6f526c4e63d6ceb2"),
+        "{}",
+        stderr(&o)
+    );
+}
