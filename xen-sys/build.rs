@@ -33,7 +33,7 @@ fn run() -> Result<(), discover::DiscoveryError> {
     if libs.is_empty() {
         return Err(discover::DiscoveryError(
             "no library feature enabled; enable at least one of xenctrl, xenlight, xenstore, \
-             xengnttab, xenevtchn, xentoollog"
+             xengnttab, xenevtchn, xentoollog, xenvchan"
                 .into(),
         ));
     }
@@ -77,6 +77,8 @@ fn run() -> Result<(), discover::DiscoveryError> {
             .allowlist_type(lib.types)
             .allowlist_var(lib.vars);
     }
+    // A wrapper file from an earlier run must not outlive the functions it wrapped.
+    let _ = std::fs::remove_file(wrappers_c.with_extension("c"));
     let bindings = builder.generate().map_err(|e| {
         discover::DiscoveryError(format!(
             "bindgen failed on the headers from {} ({e}); are they complete?",
@@ -87,15 +89,19 @@ fn run() -> Result<(), discover::DiscoveryError> {
         .write_to_file(out.join("bindings.rs"))
         .map_err(|e| discover::DiscoveryError(format!("cannot write bindings: {e}")))?;
 
-    // The static-inline wrappers must be linked before the libraries they call.
-    let mut cc = cc::Build::new();
-    cc.file(wrappers_c.with_extension("c"))
-        .include(&out)
-        .includes(&toolstack.include_dirs)
-        .warnings(false);
-    cc.try_compile("xen_sys_static_wrappers").map_err(|e| {
-        discover::DiscoveryError(format!("compiling static-inline wrappers failed: {e}"))
-    })?;
+    // The static-inline wrappers must be linked before the libraries they call. bindgen
+    // writes no file when the enabled headers have none (only libxl's do).
+    let wrappers_c = wrappers_c.with_extension("c");
+    if wrappers_c.exists() {
+        let mut cc = cc::Build::new();
+        cc.file(&wrappers_c)
+            .include(&out)
+            .includes(&toolstack.include_dirs)
+            .warnings(false);
+        cc.try_compile("xen_sys_static_wrappers").map_err(|e| {
+            discover::DiscoveryError(format!("compiling static-inline wrappers failed: {e}"))
+        })?;
+    }
 
     for link in &toolstack.links {
         for dir in &link.search_dirs {

@@ -3,7 +3,8 @@
 //! `load` reads and validates a definitions folder, `spec` reads Qubes' packaging tree,
 //! `update` plans a version bump (and `pipeline` runs one, for the CLI and the bot), `edit` rewrites files in place and `txn` swaps them in
 //! atomically; `guix` exports a Guix channel module; `bot` runs the weekend bump bot on them;
-//! `reconcile` hands a definition and its prepared tree to xen-config.
+//! `reconcile` hands a definition and its prepared tree to xen-config; `vm_series` reads the
+//! VM-side patch series from Qubes' Arch recipe.
 
 pub mod bot;
 pub mod edit;
@@ -20,6 +21,7 @@ pub mod txn;
 pub mod update;
 pub mod verify;
 pub mod version;
+pub mod vm_series;
 
 pub use load::{load_dir, LoadError, Problem};
 pub use model::*;

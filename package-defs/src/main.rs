@@ -58,12 +58,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show every pin of one package.
-    #[command(after_help = "Example:\n  package-defs show qubes-vmm-xen-data --json")]
+    /// Show every pin of one package, or the VM-side patch series of its Qubes data.
+    #[command(
+        after_help = "Examples:\n  package-defs show qubes-vmm-xen-data --json\n  package-defs show xen --vm-series          # what Qubes' Arch recipe applies for VMs"
+    )]
     Show {
         package: String,
         #[arg(long)]
         json: bool,
+        /// Fetch the pinned Qubes data (signature checked) and list the patches its Arch
+        /// recipe applies for the VM-side tools, in order.
+        #[arg(long)]
+        vm_series: bool,
     },
     /// Pin a new Qubes tag: fetch, verify signatures, hash, rewrite the definitions atomically.
     #[command(
@@ -332,7 +338,11 @@ fn run(cli: &Cli) -> Result<()> {
                 }
             }
         }
-        Command::Show { package, json } => {
+        Command::Show {
+            package,
+            json,
+            vm_series,
+        } => {
             let defs = load(cli)?;
             let p = defs.get(package).ok_or_else(|| {
                 qxk_cli::usage(format!(
@@ -340,7 +350,17 @@ fn run(cli: &Cli) -> Result<()> {
                     defs.names().join(", ")
                 ))
             })?;
-            if *json {
+            if *vm_series {
+                let sources = sources(cli)?;
+                let work = tempfile::tempdir().context("cannot create a work folder")?;
+                let s =
+                    package_defs::vm_series::for_package(&defs, package, &sources, work.path())?;
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&s)?);
+                } else {
+                    print!("{}", package_defs::vm_series::render(&s));
+                }
+            } else if *json {
                 println!("{}", serde_json::to_string_pretty(p)?);
             } else {
                 print!("{}", show_text(p));

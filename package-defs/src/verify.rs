@@ -49,7 +49,7 @@ fn fetch_pinned(
 
 /// Fetches Qubes data as pinned: a signed tag (checked, and its commit compared with the pin)
 /// or, for an unmerged branch, the pinned commit itself.
-fn fetch_data(
+pub(crate) fn fetch_data(
     dir: &Path,
     sources: &dyn Sources,
     s: &crate::model::DataSource,

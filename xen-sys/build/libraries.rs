@@ -81,6 +81,18 @@ pub const LIBRARIES: &[Library] = &[
         types: "libxl_.*",
         vars: "LIBXL_.*",
     },
+    Library {
+        feature: "xenvchan",
+        pkg_config: "xenvchan",
+        // Includes xengnttab.h and xenevtchn.h itself: the feature pulls those libraries in.
+        headers: &["libxenvchan.h"],
+        source_include_dirs: &[],
+        source_lib_dir: "tools/libs/vchan",
+        functions: "libxenvchan_.*",
+        // The shared-page layout (xen/io/libxenvchan.h) comes along with the handle struct.
+        types: "libxenvchan.*|vchan_interface|ring_shared",
+        vars: "VCHAN_.*",
+    },
 ];
 
 /// The libraries whose Cargo feature is on.

@@ -16,12 +16,16 @@ fn struct_layouts_match_the_c_compiler() {
 #include <xenctrl.h>
 #include <xenstore.h>
 #include <libxl.h>
+#include <libxenvchan.h>
 int main(void) {
     printf("xc_physinfo_t %zu %zu\n", sizeof(xc_physinfo_t), offsetof(xc_physinfo_t, free_pages));
     printf("xc_domaininfo_t %zu %zu\n", sizeof(xc_domaininfo_t), offsetof(xc_domaininfo_t, max_vcpu_id));
     printf("xs_permissions %zu %zu\n", sizeof(struct xs_permissions), offsetof(struct xs_permissions, perms));
     printf("libxl_dominfo %zu %zu\n", sizeof(libxl_dominfo), offsetof(libxl_dominfo, current_memkb));
     printf("libxl_domain_build_info %zu %zu\n", sizeof(libxl_domain_build_info), offsetof(libxl_domain_build_info, u));
+    printf("libxenvchan %zu %zu\n", sizeof(struct libxenvchan), offsetof(struct libxenvchan, xs_path));
+    printf("libxenvchan_ring %zu %zu\n", sizeof(struct libxenvchan_ring), offsetof(struct libxenvchan_ring, order));
+    printf("vchan_interface %zu %zu\n", sizeof(struct vchan_interface), offsetof(struct vchan_interface, grants));
     return 0;
 }
 "#,
@@ -62,6 +66,21 @@ int main(void) {
             "libxl_domain_build_info",
             size_of::<xen_sys::libxl_domain_build_info>(),
             offset_of!(xen_sys::libxl_domain_build_info, u),
+        ),
+        (
+            "libxenvchan",
+            size_of::<xen_sys::libxenvchan>(),
+            offset_of!(xen_sys::libxenvchan, xs_path),
+        ),
+        (
+            "libxenvchan_ring",
+            size_of::<xen_sys::libxenvchan_ring>(),
+            offset_of!(xen_sys::libxenvchan_ring, order),
+        ),
+        (
+            "vchan_interface",
+            size_of::<xen_sys::vchan_interface>(),
+            offset_of!(xen_sys::vchan_interface, grants),
         ),
     ];
     let lines: Vec<&str> = text.lines().collect();

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Features select libraries as in xen-sys (`xenctrl`, `xenstore`, `xengnttab`,
-//! `xenevtchn`, `xentoollog` by default; `xenlight` for libxl). Where headers and libraries
+//! `xenevtchn`, `xentoollog` by default; `xenlight` for libxl, `xenvchan` for the
+//! [`vchan`] server and client). Where headers and libraries
 //! come from is xen-sys's business: see its crate documentation for `XEN_SYS_SOURCE` and the
 //! other variables.
 
@@ -21,5 +22,7 @@ pub use xen_sys as sys;
 pub mod handles;
 #[cfg(feature = "xentoollog")]
 pub mod logger;
+#[cfg(feature = "xenvchan")]
+pub mod vchan;
 
 pub use handles::*;
