@@ -5,6 +5,7 @@
 //! atomically; `guix` exports a Guix channel module; `bot` runs the weekend bump bot on them.
 
 pub mod bot;
+pub mod build;
 pub mod edit;
 pub mod fetch;
 pub mod fuzzing;
