@@ -403,13 +403,13 @@ impl Sources for GitSources {
         if tag_object(&raw).as_deref() != Some(commit.as_str()) {
             anyhow::bail!("{what}: the signed tag object does not name commit {commit} directly; refusing a tag of a tag");
         }
-        bare.export_tree(&commit, dest)?;
+        bare.checkout_tree(&commit, dest)?;
         Ok(commit)
     }
 
     fn commit_tree(&self, repo: &str, commit: &str, dest: &Path) -> anyhow::Result<()> {
         let bare = self.git.fetch_commit(repo, commit)?;
-        bare.export_tree(commit, dest)?;
+        bare.checkout_tree(commit, dest)?;
         Ok(())
     }
 

@@ -322,8 +322,8 @@ fn run(cli: &Cli) -> Result<()> {
             let asked = version.as_deref().map(QubesVersion::parse).transpose()?;
             let sources = sources(cli)?;
             let work = tempfile::tempdir().context("cannot create a work folder")?;
-            let t = match (commit, asked) {
-                (None, Some(v)) => update::resolve(&defs, package, v, allow)?,
+            let resolved = match (commit, asked) {
+                (None, Some(v)) => update::resolve(&defs, package, v, allow),
                 (None, None) => anyhow::bail!(
                     "update {package}: give the VERSION-REL to pin (e.g. 4.17.4-6), or --commit SHA for a stream pinned to a commit"
                 ),
@@ -340,8 +340,22 @@ fn run(cli: &Cli) -> Result<()> {
                         }
                         .into());
                     }
-                    update::resolve_commit(&defs, package, c, found, allow)?
+                    update::resolve_commit(&defs, package, c, found, allow)
                 }
+            };
+            let t = match resolved {
+                // Asking for what is pinned is a no-op, not a failure (a bot or a script may
+                // rerun an update); `--repin` fetches it again.
+                Err(e) if e.is_already_pinned() => {
+                    if *json {
+                        let v = serde_json::json!({"report": null, "written": false, "diff": null, "already_pinned": e.to_string()});
+                        println!("{}", serde_json::to_string_pretty(&v)?);
+                    } else if !cli.quiet {
+                        println!("{e}");
+                    }
+                    return Ok(());
+                }
+                r => r?,
             };
             let fetched =
                 fetch::fetch_for_update(&defs.dir, &t, &sources, work.path(), !skip_tarball)?;

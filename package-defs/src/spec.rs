@@ -1,7 +1,8 @@
 //! Reading Qubes' packaging tree: `version`, `rel`, `config`, and the patch series.
 //!
-//! The series is the ordered `PatchNNNN: file` lines of `xen.spec.in`, never a listing of
-//! `*.patch`: the real repository holds dead patch files and even a duplicated number.
+//! The series is the ordered `PatchNNNN: file` lines of `xen.spec.in` read as rpm reads them
+//! (tag names in any case), never a listing of `*.patch`: the real repository holds dead patch
+//! files and even a duplicated number.
 
 use std::path::{Path, PathBuf};
 
@@ -36,30 +37,46 @@ pub enum SpecError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// Parses the ordered patch series of a spec file's text.
+/// Splits a spec line into a patch tag's number and value, as rpm's preamble parser reads it:
+/// the tag name is case-insensitive (the real v4.17.6-6 spec has `PAtch0651:`), blanks may
+/// precede the colon, and an unnumbered `Patch:` has an empty number (rpm numbers it).
+fn patch_tag(line: &str) -> Option<(&str, &str)> {
+    let l = line.trim_start();
+    let name = l.get(..5)?;
+    if !name.eq_ignore_ascii_case("patch") {
+        return None;
+    }
+    let (num, value) = l[5..].split_once(':')?;
+    let num = num.trim_end();
+    // `PatchFoo:` is no patch tag in rpm either.
+    num.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then_some((num, value))
+}
+
+/// Parses the ordered patch series of a spec file's text: rpm's `%autosetup` applies the
+/// patch tags in the order they are declared.
 pub fn parse_series(path: &Path, text: &str) -> Result<Vec<SpecPatch>, SpecError> {
     let mut out: Vec<SpecPatch> = Vec::new();
+    // rpm numbers an unnumbered `Patch:` one past the highest number seen so far.
+    let mut next_auto = 0u32;
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
-        let l = raw.trim_start();
-        let Some(rest) = l.strip_prefix("Patch") else {
+        let Some((num, file)) = patch_tag(raw) else {
             continue;
         };
-        let Some((num, file)) = rest.split_once(':') else {
-            continue;
-        };
-        // `Patch:` alone or `PatchFoo:` are not series lines in rpm either.
-        if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
         let bad = |message: String| SpecError::Malformed {
             path: path.into(),
             line,
             message,
         };
-        let number: u32 = num
-            .parse()
-            .map_err(|_| bad(format!("patch number '{num}' is too large")))?;
+        let number: u32 = if num.is_empty() {
+            next_auto
+        } else {
+            num.parse()
+                .map_err(|_| bad(format!("patch number '{num}' is too large")))?
+        };
+        next_auto = next_auto.max(number.saturating_add(1));
         let file = file.trim();
         if file.is_empty() || file.contains(char::is_whitespace) {
             return Err(bad(format!(
@@ -204,6 +221,17 @@ mod tests {
                 (201, "a.patch", 5)
             ]
         );
+    }
+
+    /// rpm reads tag names in any case, allows blanks before the colon and numbers an
+    /// unnumbered `Patch:` one past the highest so far (checked with `rpmspec -P`).
+    #[test]
+    fn tag_names_are_read_as_rpm_reads_them() {
+        let spec =
+            "PAtch0651: a.patch\npatch3 : b.patch\nPATCH: c.patch\nPatchy: no\n# Patch9: no\n";
+        let s = parse_series(Path::new("xen.spec.in"), spec).unwrap();
+        let got: Vec<(u32, &str)> = s.iter().map(|p| (p.number, p.file.as_str())).collect();
+        assert_eq!(got, [(651, "a.patch"), (3, "b.patch"), (652, "c.patch")]);
     }
 
     #[test]

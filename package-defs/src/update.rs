@@ -34,7 +34,7 @@ pub enum UpdateError {
     },
     #[error("--commit {0:?}: expected a full commit id, 40 lowercase hex digits")]
     BadCommit(String),
-    #[error("{name}: commit {commit} is already pinned; nothing to do")]
+    #[error("{name}: commit {commit} is already pinned; nothing to do (--repin fetches it again)")]
     CommitAlreadyPinned { name: String, commit: String },
     #[error("commit {commit} holds version {found} in its `version`/`rel` files, not the {expected} asked for")]
     CommitMismatch {
@@ -52,7 +52,7 @@ pub enum UpdateError {
         current: QubesVersion,
         target: QubesVersion,
     },
-    #[error("{name}: {target} is already pinned; nothing to do")]
+    #[error("{name}: {target} is already pinned; nothing to do (--repin fetches it again)")]
     AlreadyPinned { name: String, target: QubesVersion },
     #[error("{name}: {target} belongs to Xen {series}, but this stream follows Xen {stream} (`stream.xen_series`); pass --allow-stream to move streams")]
     OtherStream {
@@ -75,6 +75,16 @@ pub enum UpdateError {
     Edit(#[from] edit::EditError),
     #[error("the rewritten definitions do not validate (a bug): {0}")]
     Invalid(#[from] crate::load::LoadError),
+}
+
+impl UpdateError {
+    /// The version or commit asked for is the one pinned: nothing to do.
+    pub fn is_already_pinned(&self) -> bool {
+        matches!(
+            self,
+            Self::AlreadyPinned { .. } | Self::CommitAlreadyPinned { .. }
+        )
+    }
 }
 
 /// Options of `update` that relax the safety checks.

@@ -161,7 +161,7 @@ fn list_and_show_print_the_pins() {
         s.contains("0201 0201-EFI-early-Add-noexit-to-inhibit-calling-ExitBootServ.patch"),
         "{s}"
     );
-    assert!(s.contains("patches: 92"), "{s}");
+    assert!(s.contains("patches: 94"), "{s}");
 
     let o = run(&["show", "nope"], &shipped());
     assert!(!o.status.success());

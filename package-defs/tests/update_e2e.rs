@@ -248,8 +248,21 @@ fn update_pins_a_signed_tag_and_a_rerun_is_served_from_the_cache() {
     assert_eq!(snapshot(&w.dir), updated);
     assert_eq!(stdout(&o), "");
 
-    // Dry run writes nothing; an already pinned version is refused.
-    w.fails(&["update", "xen", "4.17.5-1"], "4.17.5-1 is already pinned");
+    // Asking again for the pinned version is a no-op that says so.
+    noop_unchanged(
+        &w.dir,
+        "update to the pinned version",
+        "xen: 4.17.5-1",
+        || w.run(&["update", "xen", "4.17.5-1"]),
+    );
+    let o = w.run(&["update", "xen", "4.17.5-1", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["written"], false);
+    assert_eq!(
+        v["already_pinned"],
+        "xen: 4.17.5-1 is already pinned; nothing to do (--repin fetches it again)"
+    );
 }
 
 #[test]

@@ -6,13 +6,12 @@
 //!   streaming to disk, verification against an expected sha256, and a [`DownloadCache`] keyed by
 //!   sha256 (a known, cached hash does no network I/O).
 //! - [`openpgp`]: pinned-key verification of detached signatures and git signed tags.
-//! - [`git`]: ls-remote, tag fetch into a bare-repo cache, raw tag objects, blobs, tree export.
+//! - [`git`]: ls-remote, shallow tag fetch into a bare-repo cache, raw tag objects, blobs, checkouts.
 //! - [`archive`]: tar/gzip/xz extraction that refuses entries escaping the target.
 
 pub mod archive;
 mod cache;
 pub mod git;
-mod git_nar;
 mod http;
 pub mod openpgp;
 mod url_rewrite;

@@ -111,6 +111,11 @@ impl GitServer {
         })
     }
 
+    /// The folder the served repositories live in.
+    pub(crate) fn root(&self) -> &Path {
+        self.root.path()
+    }
+
     /// The clone URL of repository `name` (`http://127.0.0.1:PORT/git/name.git`).
     pub fn url(&self, name: &str) -> String {
         format!("{}/{name}.git", self.base)

@@ -6,12 +6,16 @@
 //! - [`git`]: repositories with commits and annotated tags signed by keys the test generates,
 //!   served over smart HTTP by `git http-backend` behind [`HttpServer`].
 //! - [`archive`]: real `.tar.gz` / `.tar.xz` tarballs and detached signatures.
+//! - [`real`]: the real upstream repositories of `../shared/fixtures/git/` served under their
+//!   real URLs ([`RealRepos`]).
 
 pub mod archive;
 pub mod git;
 pub mod gpg;
 pub mod http;
+pub mod real;
 
 pub use git::{GitServer, RepoBuilder};
 pub use gpg::GpgKey;
 pub use http::{Fault, HttpServer, Reply, RequestRecord};
+pub use real::{RealRepos, REAL_REPOS};

@@ -171,6 +171,22 @@ pub fn restore(dir: &Path, files: &[(PathBuf, Vec<u8>)]) {
     }
 }
 
+/// Runs `run`, an update to what is already pinned: it must succeed, print one line saying so
+/// (with `expect` in it) and nothing on stderr, and leave every file under `dir` byte-identical.
+pub fn noop_unchanged(dir: &Path, what: &str, expect: &str, run: impl FnOnce() -> Output) {
+    let before = snapshot(dir);
+    let o = run();
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{what} must be a no-op: {err}");
+    assert_eq!(out.lines().count(), 1, "{what}: one line:\n{out}");
+    assert!(
+        out.contains(expect) && out.contains("already pinned; nothing to do"),
+        "{what}: expected '{expect}' in:\n{out}"
+    );
+    assert!(!err.contains("error:"), "{what}: {err}");
+    assert_eq!(snapshot(dir), before, "definitions changed after {what}");
+}
+
 /// Runs `run`, which must fail with exactly one `error:` line and every `expect` in its
 /// stderr, and leave every file under `dir` byte-identical; returns the stderr.
 pub fn fails_unchanged(
