@@ -54,6 +54,8 @@ for _ in $(seq 50); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/n
 
 # Definitions pinned to the bench key.
 D=$W/definitions; cp -a "$ROOT/definitions" "$D"
+# `xen` at the fixed v4.17.4-5 baseline, so that 4.17.5-1 is an upgrade.
+cp "$ROOT"/package-defs/tests/data/baseline-4.17.4-5/*.toml "$D/"
 gpg --armor --export "$FPR" > "$D/keys/$FPR.asc"
 sed -i "s/23E3222C145F4475FA8060A783FE14C957E82BD9/$FPR/; s/0064428F455451B3EBE78A7F063938BA42CFA724/$FPR/" "$D"/*.toml
 export PACKAGE_DEFS_URL_REWRITE="https://github.com/QubesOS/qubes-vmm-xen=file://$Q;https://xenbits.xen.org/git-http/xen.git=file://$U;https://downloads.xenproject.org/=http://127.0.0.1:$PORT/"

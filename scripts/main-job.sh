@@ -21,7 +21,7 @@ guile --no-auto-compile -c '(call-with-input-file "target/guix/qubes-xen-kit/sou
 echo "written: target/guix/qubes-xen-kit/sources.scm"
 
 echo "== verify pins against upstream"
-if timeout 10 git ls-remote --tags https://github.com/QubesOS/qubes-vmm-xen 'v4.17.4-5' >/dev/null 2>&1; then
+if timeout 10 git ls-remote --tags https://github.com/QubesOS/qubes-vmm-xen 'v4.17.6-6' >/dev/null 2>&1; then
   "$pd" verify
 else
   echo "upstream not reachable from this machine: 'package-defs verify' and 'update' need"

@@ -11,7 +11,7 @@ use package_defs::{load_dir, prepare, txn, update, QubesVersion};
 
 #[test]
 fn prepare_applies_the_series_in_spec_order() {
-    let (tmp, dir) = shipped_copy();
+    let (tmp, dir) = baseline_copy();
     let root = tmp.path().join("trees");
     let spec = QubesSpec {
         version: "4.17.5",

@@ -16,7 +16,7 @@ fn q(s: &str) -> QubesVersion {
 
 #[test]
 fn a_stream_pinned_to_an_unmerged_commit_is_not_updated_to_unverifiable_pins() {
-    let (_tmp, dir) = shipped_copy();
+    let (_tmp, dir) = baseline_copy();
     let f = dir.join("qubes-xen-next.toml");
     let text = std::fs::read_to_string(&f).unwrap();
     let commit = "0123456789abcdef0123456789abcdef01234567";
@@ -95,7 +95,8 @@ fn a_stream_pinned_to_an_unmerged_commit_is_not_updated_to_unverifiable_pins() {
 
 #[test]
 fn resolve_refuses_downgrades_other_streams_and_data_packages() {
-    let defs = load_dir(&shipped()).unwrap();
+    let (_tmp, dir) = baseline_copy();
+    let defs = load_dir(&dir).unwrap();
     let e = update::resolve(&defs, "xen", q("4.17.4-4"), Allow::default())
         .err()
         .unwrap();
@@ -219,7 +220,7 @@ fn make_trees(root: &std::path::Path) -> Fetched {
 
 #[test]
 fn plan_reads_the_spec_hashes_like_nix_and_writes_atomically() {
-    let (tmp, dir) = shipped_copy();
+    let (tmp, dir) = baseline_copy();
     let fetched = make_trees(&tmp.path().join("trees"));
     let before = snapshot(&dir);
     let defs = load_dir(&dir).unwrap();
@@ -306,7 +307,7 @@ fn plan_reads_the_spec_hashes_like_nix_and_writes_atomically() {
     assert_eq!(d.config.sha256, sha("config"));
 
     // Comments and the untouched packages are kept byte for byte.
-    let old_xen = std::fs::read_to_string(shipped().join("xen.toml")).unwrap();
+    let old_xen = std::fs::read_to_string(baseline_files().join("xen.toml")).unwrap();
     let new_xen = std::fs::read_to_string(dir.join("xen.toml")).unwrap();
     let comments = |t: &str| {
         t.lines()
@@ -331,7 +332,7 @@ fn plan_reads_the_spec_hashes_like_nix_and_writes_atomically() {
 
 #[test]
 fn a_tree_whose_files_disagree_with_the_tag_is_refused() {
-    let (tmp, dir) = shipped_copy();
+    let (tmp, dir) = baseline_copy();
     let fetched = make_trees(&tmp.path().join("trees"));
     std::fs::write(fetched.qubes_dir.join("rel"), "2\n").unwrap();
     let defs = load_dir(&dir).unwrap();
@@ -345,7 +346,7 @@ fn a_tree_whose_files_disagree_with_the_tag_is_refused() {
 
 #[test]
 fn a_malformed_spec_is_refused_with_its_line() {
-    let (tmp, dir) = shipped_copy();
+    let (tmp, dir) = baseline_copy();
     let fetched = make_trees(&tmp.path().join("trees"));
     let spec = fetched.qubes_dir.join("xen.spec.in");
     let text = std::fs::read_to_string(&spec).unwrap();

@@ -5,9 +5,10 @@ use common::*;
 
 use package_defs::load_dir;
 
-/// Applies `edit` to one file of a copy of the shipped definitions and returns the error text.
+/// Applies `edit` to one file of a copy of the shipped definitions (`xen` at the fixed
+/// v4.17.4-5 baseline the edits are written for) and returns the error text.
 fn error_after(file: &str, edit: impl Fn(&str) -> String) -> String {
-    let (_tmp, dir) = shipped_copy();
+    let (_tmp, dir) = baseline_copy();
     let p = dir.join(file);
     let text = std::fs::read_to_string(&p).unwrap();
     let new = edit(&text);
@@ -19,7 +20,8 @@ fn error_after(file: &str, edit: impl Fn(&str) -> String) -> String {
 }
 
 fn line_of(file: &str, needle: &str) -> usize {
-    let text = std::fs::read_to_string(shipped().join(file)).unwrap();
+    let (_tmp, dir) = baseline_copy();
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
     text.lines().position(|l| l.contains(needle)).unwrap() + 1
 }
 

@@ -54,6 +54,12 @@ pub enum GitError {
         expected: String,
         actual: String,
     },
+    /// The checkout folder could not be made.
+    #[error("cannot write a checkout to {path}: {source}")]
+    Checkout {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Setting up the cache directory failed.
     #[error("git cache {path}: {source}")]
     Cache {
@@ -410,22 +416,31 @@ impl BareRepo {
         self.git(&["cat-file", "blob", &format!("{commit}:{path}")])
     }
 
-    /// Check out the tree of `commit` into `dest` (created if missing) exactly as `git
+    /// Check out the tree of `commit` into `dest` (absent or empty, so that nothing else is
+    /// hashed with it) exactly as `git
     /// checkout` writes it, which is what Guix's and Nix's `git-fetch` hash: unlike `git
     /// archive`, no `export-subst` expansion and no `export-ignore` omissions (Xen's
     /// `.gitarchive-info` is `export-subst`). The index lives in a temporary folder of the bare
     /// repository, never in `dest`; user and system git config are ignored, so a user's
     /// `core.autocrlf` cannot change the tree. git itself refuses paths that leave `dest`.
     pub fn checkout_tree(&self, commit: &str, dest: &Path) -> Result<(), GitError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| GitError::Cache { path, source }
+        let fail = |source| GitError::Checkout {
+            path: dest.to_path_buf(),
+            source,
         };
-        std::fs::create_dir_all(dest).map_err(io(dest))?;
+        std::fs::create_dir_all(dest).map_err(fail)?;
+        if std::fs::read_dir(dest).map_err(fail)?.next().is_some() {
+            return Err(fail(std::io::Error::other(
+                "the folder is not empty; give a new or empty folder",
+            )));
+        }
         let scratch = tempfile::Builder::new()
             .prefix("checkout-")
             .tempdir_in(&self.path)
-            .map_err(io(&self.path))?;
+            .map_err(|source| GitError::Cache {
+                path: self.path.clone(),
+                source,
+            })?;
         let index = scratch.path().join("index");
         let env = [
             ("GIT_INDEX_FILE", index.as_os_str()),

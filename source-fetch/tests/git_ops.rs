@@ -151,6 +151,20 @@ fn ls_remote_fetch_resolve_read_verify_export() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("checkout-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A folder that cannot be made, or a commit that is not there: one clear error each.
+    let file = out.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let e = repo.checkout_tree(&w.second, &file.join("x")).unwrap_err();
+    assert!(
+        matches!(e, GitError::Checkout { .. }) && e.to_string().contains("a-file/x"),
+        "{e}"
+    );
+    let e = repo.checkout_tree(&w.second, &dest).unwrap_err();
+    assert!(e.to_string().contains("not empty"), "{e}");
+    let e = repo
+        .checkout_tree(&"0".repeat(40), &out.path().join("none"))
+        .unwrap_err();
+    assert!(e.to_string().contains(&"0".repeat(40)), "{e}");
 
     // Cached: a second fetch of the same pinned tag does no network I/O.
     let before = w.http.request_count();

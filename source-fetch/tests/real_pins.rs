@@ -41,6 +41,17 @@ fn checkouts_of_the_real_tags_hash_to_the_real_pins() {
             nar,
             "{repo} {tag}"
         );
+        // nix-hash agrees on the same checkout (our encoder on real trees).
+        let nix = Command::new("nix-hash")
+            .args(["--type", "sha256", "--base32"])
+            .arg(&dest)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&nix.stdout).trim(),
+            nar,
+            "nix-hash {tag}"
+        );
         rows += 1;
     }
     assert_eq!(rows, 6, "every row of pins.tsv");

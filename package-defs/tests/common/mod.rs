@@ -40,6 +40,20 @@ pub fn shipped_copy() -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
+/// `xen` and `qubes-vmm-xen-data` at the real v4.17.4-5 (94 patches), as the real `update`
+/// writes them (real_update.rs checks that): a fixed point the update tests bump from, whatever
+/// version the shipped definitions have moved on to.
+pub fn baseline_files() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/baseline-4.17.4-5")
+}
+
+/// The shipped definitions with `xen` at the v4.17.4-5 baseline, in `<tmp>/definitions`.
+pub fn baseline_copy() -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = shipped_copy();
+    copy_dir(&baseline_files(), &dir);
+    (tmp, dir)
+}
+
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_package-defs"));
     c.env_remove("PACKAGE_DEFS_DIR")
@@ -103,7 +117,8 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 pub const REAL_QUBES_FPR: &str = "0064428F455451B3EBE78A7F063938BA42CFA724";
 pub const REAL_XEN_FPR: &str = "23E3222C145F4475FA8060A783FE14C957E82BD9";
 
-/// Copies the shipped definitions to `dir`, re-pinned to keys the test made: each real
+/// Copies the shipped definitions (`xen` at the v4.17.4-5 baseline) to `dir`, re-pinned to keys
+/// the test made: each real
 /// key file is replaced by the test key's and every fingerprint in the TOML files with it.
 pub fn definitions_for_test_keys(
     dir: &Path,
@@ -111,6 +126,7 @@ pub fn definitions_for_test_keys(
     xen: &test_servers::GpgKey,
 ) {
     copy_dir(&shipped(), dir);
+    copy_dir(&baseline_files(), dir);
     for (real, k) in [(REAL_QUBES_FPR, qubes), (REAL_XEN_FPR, xen)] {
         std::fs::remove_file(dir.join(format!("keys/{real}.asc"))).unwrap();
         std::fs::write(
@@ -129,7 +145,7 @@ pub fn definitions_for_test_keys(
 }
 
 /// Loopback servers (HTTP, with `git http-backend` mounted under `/git/`), the two signing
-/// keys a test makes, and the shipped definitions pinned to them in `<tmp>/definitions`.
+/// keys a test makes, and the baseline definitions pinned to them in `<tmp>/definitions`.
 pub struct Loopback {
     pub tmp: tempfile::TempDir,
     pub http: test_servers::HttpServer,
