@@ -799,6 +799,10 @@ pub fn fetch_and_build(
     opts: &BuildOptions,
     out: &Path,
 ) -> anyhow::Result<Manifest> {
+    // Refused before any fetch.
+    if out.exists() && !opts.replace {
+        return Err(BuildError::Exists { path: out.into() }.into());
+    }
     let v = crate::verify::fetch_verified(defs, name, sources, work)?;
     let s = &v.data.source;
     let epoch = sources.source_date(&s.repo, s.tag.as_deref(), &s.commit)?;
