@@ -7,19 +7,23 @@
 # checks are part of its time, the by-hand side starts from checked-out trees.
 #
 #   scripts/bench-build.sh [full|hypervisor] [JOBS]
+#   BENCH_PROFILE=dev ROUNDS=2 scripts/bench-build.sh hypervisor
 set -euo pipefail
 mode=${1:-full}
 jobs=${2:-$(nproc)}
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${QXK_SHARED_DIR:-$root/../shared}
-cargo build --release -q -p package-defs -p xen-config --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/package-defs"
+# BENCH_PROFILE=dev reuses the test build (the wrapper's own cost is small next to make's).
+profile=${BENCH_PROFILE:-release}
+cargo build --profile "$profile" -q -p package-defs -p xen-config --manifest-path "$root/Cargo.toml"
+dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
+bin="$root/target/$dir/package-defs"
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 for r in qubes-vmm-xen xen; do tar -xf "$shared/fixtures/git/$r.git.tar" -C "$work"; done
 export PACKAGE_DEFS_URL_REWRITE="https://github.com/QubesOS/qubes-vmm-xen=file://$work/qubes-vmm-xen.git;https://xenbits.xen.org/git-http/xen.git=file://$work/xen.git"
-export QXK_XEN_CONFIG="$root/target/release/xen-config"
+export QXK_XEN_CONFIG="$root/target/$dir/xen-config"
 defs="$root/definitions"
 qtag=$("$bin" --definitions "$defs" show qubes-vmm-xen-data --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["source"]["tag"])')
 xtag=$("$bin" --definitions "$defs" show xen --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["upstream"]["tag"])')
@@ -53,8 +57,20 @@ by_hand() {
   cd "$root"
 }
 
-t0=$EPOCHREALTIME; by_hand; t1=$EPOCHREALTIME; ours; t2=$EPOCHREALTIME
-read -r t_hand t_ours ratio < <(python3 -c "h=$t1-$t0; o=$t2-$t1; print(f'{h:.1f} {o:.1f} {o/h:.3f}')")
+# ROUNDS pairs, alternating which side goes first (other load on the machine drifts).
+rounds=${ROUNDS:-1}
+t_hand=0; t_ours=0
+for i in $(seq 1 "$rounds"); do
+  if [ $((i % 2)) = 1 ]; then
+    t0=$EPOCHREALTIME; ours; t1=$EPOCHREALTIME; by_hand; t2=$EPOCHREALTIME
+    t_ours=$(python3 -c "print($t_ours + $t1 - $t0)"); t_hand=$(python3 -c "print($t_hand + $t2 - $t1)")
+  else
+    t0=$EPOCHREALTIME; by_hand; t1=$EPOCHREALTIME; ours; t2=$EPOCHREALTIME
+    t_hand=$(python3 -c "print($t_hand + $t1 - $t0)"); t_ours=$(python3 -c "print($t_ours + $t2 - $t1)")
+  fi
+  echo "round $i: command steps (s): $(python3 -c "import json; print(json.load(open('$work/ours/manifest.json'))['seconds'])")"
+done
+read -r t_hand t_ours ratio < <(python3 -c "h=$t_hand; o=$t_ours; print(f'{h:.1f} {o:.1f} {o/h:.3f}')")
 printf 'by hand (patch loop + make xen%s): %.1f s\n' "$([ "$mode" = full ] && echo ' + make dist-tools')" "$t_hand"
 printf 'package-defs build --mode %s:      %.1f s\n' "$mode" "$t_ours"
 echo "ratio: ${ratio}x (goal: at most 1.05x)"
