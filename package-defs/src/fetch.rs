@@ -49,6 +49,13 @@ pub trait Sources {
         keys: &[PinnedKey],
         dest: &Path,
     ) -> anyhow::Result<TarballTree>;
+
+    /// When `repo`'s annotated `tag` was made (its tagger date), or without a tag when
+    /// `commit` was committed; seconds since the epoch. The build's SOURCE_DATE_EPOCH.
+    fn source_date(&self, repo: &str, tag: Option<&str>, commit: &str) -> anyhow::Result<i64> {
+        let _ = (tag, commit);
+        anyhow::bail!("{repo}: this source cannot tell when a tag or commit was made")
+    }
 }
 
 /// A verified, unpacked release tarball.
@@ -432,4 +439,42 @@ impl Sources for GitSources {
     ) -> anyhow::Result<TarballTree> {
         self.tarball_checked(url, sig_url, expected, keys, Some(dest))
     }
+
+    fn source_date(&self, repo: &str, tag: Option<&str>, commit: &str) -> anyhow::Result<i64> {
+        let (bare, raw) = match tag {
+            // The tag was fetched (and its signature checked) already: the cache answers.
+            Some(tag) => {
+                let bare = self.git.fetch_tag(repo, tag, None)?;
+                let raw = bare.raw_tag_object(tag)?;
+                (bare, String::from_utf8_lossy(&raw).into_owned())
+            }
+            None => {
+                let bare = self.git.fetch_commit(repo, commit)?;
+                let raw = bare.raw_commit_object(commit)?;
+                (bare, String::from_utf8_lossy(&raw).into_owned())
+            }
+        };
+        let field = if tag.is_some() {
+            "tagger "
+        } else {
+            "committer "
+        };
+        signature_time(&raw, field).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: the {} has no parsable `{field}` line",
+                bare.url(),
+                tag.map_or(format!("commit {commit}"), |t| format!("tag {t}"))
+            )
+        })
+    }
+}
+
+/// Seconds since the epoch of the `field` line (`tagger`/`committer`) of a raw git object's
+/// header: `<field>Name <mail> 1781006553 +0200`.
+pub fn signature_time(raw: &str, field: &str) -> Option<i64> {
+    raw.lines()
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|l| l.rsplit(' ').nth(1))
+        .and_then(|t| t.parse().ok())
 }

@@ -7,6 +7,7 @@
 //! VM-side patch series from Qubes' Arch recipe.
 
 pub mod bot;
+pub mod build;
 pub mod edit;
 pub mod fetch;
 pub mod fuzzing;

@@ -147,6 +147,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Build Xen as Qubes' spec does: series, config completed by xen-config, `make xen`,
+    /// `./configure` + `make dist-tools`; into an output folder with a JSON manifest.
+    #[command(after_help = BUILD_EXAMPLES)]
+    Build(BuildArgs),
     /// Export the definitions in another format.
     #[command(subcommand)]
     Export(Export),
@@ -166,6 +170,50 @@ A weekly timer runs `package-defs bot`; a tag Qubes cuts during the week lands o
 Saturday after it (--landing-day). Runs never overlap (a lock), a killed run is finished by
 the next, and a bump already committed on the branch is never made twice. Exit status is
 non-zero when any package failed; the report names the package and the step.";
+
+const BUILD_EXAMPLES: &str = "Examples:
+  package-defs build xen                       # -> out/xen-<version>-<rel>/
+  package-defs build xen --mode hypervisor -o out/xen-hv --json
+  package-defs build qubes-xen-next --jobs 8 --no-cache
+
+Output: xen.gz, config (the final .config), xen.efi, install/ (the installed tools tree),
+tree/ (the built source tree, for XEN_SYS_SOURCE), logs/ and manifest.json (input pins,
+toolchain versions, output sha256s). A failed build leaves no output, only
+<output>.failed-logs/. Finished builds are cached by the key of every input under
+$QXK_CACHE_DIR/xen-build (default /var/cache/qubes-xen-kit/xen-build).";
+
+#[derive(clap::Args)]
+struct BuildArgs {
+    /// A package of kind "xen".
+    package: String,
+    /// Output folder [default: out/<package>-<version>-<rel>].
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Everything, or the hypervisor alone.
+    #[arg(long, value_enum, default_value_t = package_defs::build::Mode::Full)]
+    mode: package_defs::build::Mode,
+    /// Parallel make jobs [default: the number of CPUs].
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Kill a step that prints nothing for this many seconds.
+    #[arg(long, default_value_t = 600)]
+    inactivity_timeout: u64,
+    /// Kill a step that runs longer than this many seconds.
+    #[arg(long, default_value_t = 10800)]
+    step_timeout: u64,
+    /// Build cache folder [default: $QXK_CACHE_DIR/xen-build or /var/cache/qubes-xen-kit/xen-build].
+    #[arg(long)]
+    build_cache: Option<PathBuf>,
+    /// Neither use nor fill the build cache.
+    #[arg(long, conflicts_with = "build_cache")]
+    no_cache: bool,
+    /// Replace an existing output folder.
+    #[arg(long)]
+    replace: bool,
+    /// Print the manifest as JSON.
+    #[arg(long)]
+    json: bool,
+}
 
 #[derive(clap::Args)]
 struct BotArgs {
@@ -489,6 +537,7 @@ fn run(cli: &Cli) -> Result<()> {
             xen_config::cli::print_reconciliation(&r, *json)?;
         }
         Command::Bot(args) => run_bot(cli, args)?,
+        Command::Build(args) => run_build(cli, args)?,
         Command::Export(Export::Guix {
             channel,
             check,
@@ -667,6 +716,55 @@ fn run_bot(cli: &Cli, args: &BotArgs) -> Result<()> {
     }
     if let Some(Err(e)) = published {
         return Err(e.into());
+    }
+    Ok(())
+}
+
+fn run_build(cli: &Cli, a: &BuildArgs) -> Result<()> {
+    use package_defs::build;
+    use std::io::IsTerminal;
+    let defs = load(cli)?;
+    let out = match &a.output {
+        Some(o) => o.clone(),
+        None => {
+            let p = defs.get(&a.package).with_context(|| {
+                format!(
+                    "unknown package '{}'; known: {}",
+                    a.package,
+                    defs.names().join(", ")
+                )
+            })?;
+            PathBuf::from("out").join(format!("{}-{}", p.name, p.version))
+        }
+    };
+    let mut opts = build::BuildOptions {
+        mode: a.mode,
+        limits: package_defs::build::Limits {
+            inactivity: std::time::Duration::from_secs(a.inactivity_timeout),
+            total: std::time::Duration::from_secs(a.step_timeout),
+        },
+        cache: if a.no_cache {
+            None
+        } else {
+            a.build_cache.clone().or_else(build::default_cache_dir)
+        },
+        replace: a.replace,
+        progress: !cli.global.quiet && std::io::stderr().is_terminal(),
+        ..Default::default()
+    };
+    if let Some(j) = a.jobs {
+        opts.jobs = j;
+    }
+    let sources = sources(cli)?;
+    let work = tempfile::tempdir().context("cannot create a work folder")?;
+    let m = build::fetch_and_build(&defs, &a.package, &sources, work.path(), &opts, &out)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+    } else if !cli.global.quiet {
+        println!("{}", out.display());
+        for (f, h) in &m.outputs {
+            println!("  {f:<8} {h}");
+        }
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use qxk_process::Cmd;
 
-use crate::model::{DataDef, Package};
+use crate::model::{DataDef, Package, PatchPin};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
@@ -33,11 +33,13 @@ pub enum PrepareError {
         pinned: String,
         found: String,
     },
-    #[error("patch {number:04} {file} does not apply (patch -p1):\n{output}")]
+    #[error("patch {number:04} {file} does not apply with `patch -p1 --fuzz=0` (as rpm's %autosetup applies it):\n{output}{}", rejected_text(.rejected))]
     Patch {
         number: u32,
         file: String,
         output: String,
+        /// The hunks `patch` rejected, as it writes them to a `.rej` file (first lines).
+        rejected: String,
     },
     /// `patch` or the header script could not start, or hung.
     #[error(transparent)]
@@ -86,6 +88,62 @@ pub fn generate_headers(tree: &Path) -> Result<(), PrepareError> {
             .collect::<Vec<_>>()
             .join("\n"),
     })
+}
+
+fn rejected_text(rejected: &str) -> String {
+    if rejected.is_empty() {
+        String::new()
+    } else {
+        format!("\nrejected hunk(s):\n{rejected}")
+    }
+}
+
+/// Longest excerpt of a `.rej` file an error carries.
+const REJECT_LINES: usize = 60;
+
+/// Per-patch time limit: a patch takes milliseconds; a hang (say, `patch` asking a question
+/// despite `--batch`) must not stall a build.
+const PATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Applies one patch as rpm does (`-p1 --fuzz=0`); on failure returns its output and the
+/// rejected hunks.
+fn apply_patch(tree: &Path, file: &Path, p: &PatchPin) -> Result<(), PrepareError> {
+    let rej_dir = tempfile::tempdir().map_err(io(Path::new("/tmp"), "create a temp folder"))?;
+    let rej = rej_dir.path().join("rejects.rej");
+    let run = Cmd::new("patch")
+        .args([
+            "-p1",
+            "--fuzz=0",
+            "--forward",
+            "--batch",
+            "--no-backup-if-mismatch",
+            "-s",
+        ])
+        .arg(format!("--reject-file={}", rej.display()))
+        .arg("-i")
+        .arg(file)
+        .current_dir(tree)
+        .timeout(PATCH_TIMEOUT)
+        .merge_stderr()
+        .run();
+    match run {
+        Ok(_) => Ok(()),
+        Err(e @ qxk_process::Error::Spawn { .. }) => Err(e.into()),
+        Err(e) => {
+            let text = std::fs::read(&rej).unwrap_or_default();
+            let text = String::from_utf8_lossy(&text);
+            let mut rejected: Vec<&str> = text.lines().take(REJECT_LINES).collect();
+            if text.lines().count() > REJECT_LINES {
+                rejected.push("[...]");
+            }
+            Err(PrepareError::Patch {
+                number: p.number,
+                file: p.file.clone(),
+                output: e.to_string(),
+                rejected: rejected.join("\n"),
+            })
+        }
+    }
 }
 
 fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> PrepareError + 'a {
@@ -160,6 +218,27 @@ pub fn prepare_with(
     vendor: &Path,
     headers: Headers,
 ) -> Result<PathBuf, PrepareError> {
+    prepare_observed(
+        pkg,
+        data,
+        qubes_dir,
+        upstream_dir,
+        vendor,
+        headers,
+        &mut |_, _| {},
+    )
+}
+
+/// [`prepare_with`], calling `on_patch(index, patch)` before each patch is applied (progress).
+pub fn prepare_observed(
+    pkg: &Package,
+    data: &DataDef,
+    qubes_dir: &Path,
+    upstream_dir: &Path,
+    vendor: &Path,
+    headers: Headers,
+    on_patch: &mut dyn FnMut(usize, &PatchPin),
+) -> Result<PathBuf, PrepareError> {
     let out = vendor.join(tree_name(pkg));
     if out.exists() {
         return Err(PrepareError::Exists { path: out });
@@ -175,33 +254,11 @@ pub fn prepare_with(
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(io(&tmp, "remove a stale partial tree"))?;
     }
-    let result = (|| {
+    let result = (|| -> Result<PathBuf, PrepareError> {
         copy_tree(upstream_dir, &tmp)?;
-        for p in &data.patches {
-            let file = qubes_dir.join(&p.file);
-            let o = Cmd::new("patch")
-                .args([
-                    "-p1",
-                    "--fuzz=0",
-                    "--forward",
-                    "--batch",
-                    "--no-backup-if-mismatch",
-                    "-s",
-                    "-i",
-                ])
-                .arg(&file)
-                .current_dir(&tmp)
-                .timeout(Duration::from_secs(300))
-                .merge_stderr()
-                .output()?;
-            if !o.status.success() {
-                let output = o.stdout_lossy();
-                return Err(PrepareError::Patch {
-                    number: p.number,
-                    file: p.file.clone(),
-                    output,
-                });
-            }
+        for (i, p) in data.patches.iter().enumerate() {
+            on_patch(i, p);
+            apply_patch(&tmp, &qubes_dir.join(&p.file), p)?;
         }
         let dot = tmp.join("xen/.config");
         std::fs::create_dir_all(tmp.join("xen")).map_err(io(&tmp, "create xen/"))?;

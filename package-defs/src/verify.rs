@@ -228,6 +228,37 @@ pub fn fetch_and_prepare(
     work: &Path,
     vendor: &Path,
 ) -> anyhow::Result<PathBuf> {
+    let v = fetch_verified(defs, name, sources, work)?;
+    Ok(crate::prepare::prepare(
+        v.package,
+        v.data,
+        &v.qubes_dir,
+        &v.upstream_dir,
+        vendor,
+    )?)
+}
+
+/// The verified inputs of xen package `package`: both trees fetched and checked against
+/// every pin (signatures, commits, NAR sha256 or tarball sha256).
+#[derive(Debug)]
+pub struct Verified<'a> {
+    pub package: &'a Package,
+    pub xen: &'a XenDef,
+    pub data_package: &'a Package,
+    pub data: &'a DataDef,
+    /// Qubes' packaging tree (patches, config).
+    pub qubes_dir: PathBuf,
+    /// Upstream Xen, unpatched.
+    pub upstream_dir: PathBuf,
+}
+
+/// Fetches and verifies the pinned trees of xen package `name` into `work`.
+pub fn fetch_verified<'a>(
+    defs: &'a Definitions,
+    name: &str,
+    sources: &dyn Sources,
+    work: &Path,
+) -> anyhow::Result<Verified<'a>> {
     let pkg: &Package = defs.get(name).ok_or_else(|| {
         anyhow::anyhow!(
             "unknown package '{name}'; known: {}",
@@ -281,5 +312,12 @@ pub fn fetch_and_prepare(
                 .root
         }
     };
-    Ok(crate::prepare::prepare(pkg, d, &qdir, &udir, vendor)?)
+    Ok(Verified {
+        package: pkg,
+        xen: x,
+        data_package: data_pkg,
+        data: d,
+        qubes_dir: qdir,
+        upstream_dir: udir,
+    })
 }

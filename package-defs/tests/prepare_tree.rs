@@ -122,7 +122,12 @@ fn prepare_applies_the_series_in_spec_order() {
     std::fs::write(fetched.upstream_dir.join("base"), "changed\n").unwrap();
     let e = prepare_series(&vendor).unwrap_err().to_string();
     assert!(
-        e.starts_with("patch 1000 1000-qubes.patch does not apply (patch -p1):"),
+        e.starts_with("patch 1000 1000-qubes.patch does not apply with `patch -p1 --fuzz=0`"),
+        "{e}"
+    );
+    // With the hunk `patch` rejected, as its .rej file holds it.
+    assert!(
+        e.contains("rejected hunk(s):\n--- ") && e.contains("\n@@ "),
         "{e}"
     );
     assert!(!out.exists());

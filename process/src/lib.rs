@@ -28,7 +28,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -67,6 +67,7 @@ pub struct Cmd {
     inactivity: Option<Duration>,
     merge_stderr: bool,
     group: bool,
+    clear_env: bool,
 }
 
 /// What a finished program printed.
@@ -170,6 +171,7 @@ impl Cmd {
             inactivity: None,
             merge_stderr: false,
             group: false,
+            clear_env: false,
         }
     }
 
@@ -237,6 +239,13 @@ impl Cmd {
         self
     }
 
+    /// Starts from an empty environment (a reproducible build): only what [`Cmd::env`] sets
+    /// afterwards, and the hardened variables, reach the program.
+    pub fn env_clear(&mut self) -> &mut Cmd {
+        self.clear_env = true;
+        self
+    }
+
     /// The command line as a shell user would read it, for messages.
     pub fn display(&self) -> String {
         let mut s = self.program.to_string_lossy().into_owned();
@@ -274,6 +283,9 @@ impl Cmd {
     pub fn std_command(&self) -> Command {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args);
+        if self.clear_env {
+            cmd.env_clear();
+        }
         for (k, v) in &self.env {
             match v {
                 Some(v) => cmd.env(k, v),
@@ -312,6 +324,67 @@ impl Cmd {
     /// Runs it and returns whatever status it ended with; errors only when it could not be
     /// started, timed out or its pipes failed.
     pub fn output(&self) -> Result<Output, Error> {
+        self.output_with(None)
+    }
+
+    /// Runs a long step (a build): stdout and stderr, merged as on a terminal, are appended to
+    /// `log` and handed line by line to `on_line` (a progress bar) as they come; only the last
+    /// [`LOG_TAIL_BYTES`] stay in memory. A failure or timeout names the command and shows the
+    /// log's last lines and its path. Implies [`Cmd::kill_process_group`]: `make` leaves
+    /// compilers running when only it is killed.
+    pub fn run_logged(
+        &self,
+        log: &Path,
+        on_line: impl FnMut(&str) + Send + 'static,
+    ) -> Result<(), Error> {
+        let mut cmd = self.clone();
+        cmd.merge_stderr().kill_process_group();
+        let spawn_io = |source| Error::Io {
+            program: self.program_name(),
+            command: self.display(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(spawn_io)?;
+        let cwd = self
+            .cwd
+            .as_ref()
+            .map(|d| format!("cd {}; ", d.display()))
+            .unwrap_or_default();
+        writeln!(file, "$ ({cwd}{})", self.display()).map_err(spawn_io)?;
+        let sink = Sink {
+            file,
+            on_line: Box::new(on_line),
+            partial: Vec::new(),
+        };
+        let full_log = |output: String| format!("{output}\n(full log: {})", log.display());
+        match cmd.output_with(Some(sink)) {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(Error::Failed {
+                program: self.program_name(),
+                command: self.display(),
+                status: out.status,
+                output: full_log(out.stdout_lossy()),
+            }),
+            Err(Error::TimedOut {
+                program,
+                command,
+                reason,
+                output,
+            }) => Err(Error::TimedOut {
+                program,
+                command,
+                reason,
+                output: full_log(output),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn output_with(&self, mut sink: Option<Sink>) -> Result<Output, Error> {
         let command = self.display();
         let span = tracing::debug_span!("run", command = %command);
         let _entered = span.enter();
@@ -371,7 +444,7 @@ impl Cmd {
             }
         };
         for r in readers {
-            drains.push(drain(r, last_output.clone(), done_tx.clone()));
+            drains.push(drain(r, last_output.clone(), done_tx.clone(), sink.take()));
         }
         drop(done_tx);
         let limits = Limits {
@@ -435,10 +508,46 @@ struct Drain {
     buf: Arc<Mutex<Vec<u8>>>,
 }
 
+/// Bytes of a logged run's output kept in memory for its error message.
+pub const LOG_TAIL_BYTES: usize = 64 * 1024;
+
+/// Where a logged run's output goes: a file and a line callback.
+struct Sink {
+    file: std::fs::File,
+    on_line: Box<dyn FnMut(&str) + Send>,
+    /// The start of a line whose end has not come yet.
+    partial: Vec<u8>,
+}
+
+impl Sink {
+    fn take(&mut self, chunk: &[u8]) {
+        // A full disk must not kill the build; the output still reaches the error message.
+        let _ = self.file.write_all(chunk);
+        self.partial.extend_from_slice(chunk);
+        if let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') {
+            let rest = self.partial.split_off(end + 1);
+            let lines = std::mem::replace(&mut self.partial, rest);
+            for line in String::from_utf8_lossy(&lines).lines() {
+                (self.on_line)(line.trim_end());
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            let line = String::from_utf8_lossy(&self.partial).into_owned();
+            (self.on_line)(line.trim_end());
+            self.partial.clear();
+        }
+        let _ = self.file.flush();
+    }
+}
+
 fn drain(
     mut r: Box<dyn Read + Send>,
     last_output: Arc<Mutex<Instant>>,
     done: mpsc::Sender<()>,
+    mut sink: Option<Sink>,
 ) -> Drain {
     let buf = Arc::new(Mutex::new(Vec::new()));
     let b = buf.clone();
@@ -449,13 +558,23 @@ fn drain(
                 Ok(0) => break,
                 Ok(n) => {
                     *last_output.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-                    b.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .extend_from_slice(&chunk[..n]);
+                    let mut kept = b.lock().unwrap_or_else(|e| e.into_inner());
+                    kept.extend_from_slice(&chunk[..n]);
+                    if let Some(s) = sink.as_mut() {
+                        s.take(&chunk[..n]);
+                        // Only the tail stays: a build prints hundreds of megabytes.
+                        if kept.len() > 2 * LOG_TAIL_BYTES {
+                            let cut = kept.len() - LOG_TAIL_BYTES;
+                            kept.drain(..cut);
+                        }
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             }
+        }
+        if let Some(s) = sink.as_mut() {
+            s.finish();
         }
         let _ = done.send(());
     });

@@ -507,6 +507,11 @@ impl BareRepo {
         self.git(&["cat-file", "tag", &format!("refs/tags/{tag}")])
     }
 
+    /// The raw commit object (`git cat-file commit`): its committer line dates a build.
+    pub fn raw_commit_object(&self, commit: &str) -> Result<Vec<u8>, GitError> {
+        self.git(&["cat-file", "commit", commit])
+    }
+
     /// The contents of `path` at `commit` (a commit id or any rev).
     pub fn read_blob(&self, commit: &str, path: &str) -> Result<Vec<u8>, GitError> {
         self.git(&["cat-file", "blob", &format!("{commit}:{path}")])

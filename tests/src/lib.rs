@@ -9,3 +9,10 @@ pub mod e2e;
 pub mod inside;
 pub mod report;
 pub mod vm;
+pub mod xen_build;
+
+/// The workspace's root folder (this crate is `tests/` in it).
+pub fn workspace_root() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}

@@ -49,3 +49,11 @@ pub const IMAGE_DOM0_MODULES: &[&str] = &[
     "drivers/block/loop.ko",
     "drivers/block/xen-blkback/xen-blkback.ko",
 ];
+
+/// What a Qubes build's boot must show, written by the host into dom0's initramfs (absent
+/// when Debian's Xen boots): the config the hypervisor was built with (xen-config's
+/// olddefconfig of Qubes' config for the tree), the pinned Xen version and the build user.
+pub const EXPECTED_DIR: &str = "/qxk/expected";
+pub const EXPECTED_CONFIG: &str = "/qxk/expected/config";
+pub const EXPECTED_VERSION: &str = "/qxk/expected/version";
+pub const EXPECTED_BUILD_USER: &str = "/qxk/expected/build-user";

@@ -3,8 +3,10 @@
 # boot would (modules, xenfs, xenstored, xen-init-dom0, xenconsoled), run the
 # checks, then end QEMU through its isa-debug-exit port.
 /bin/busybox --install -s /bin
-export PATH=/qxk/bin:/usr/lib/xen-4.17/bin:/usr/bin:/usr/sbin:/bin:/sbin
-export LD_LIBRARY_PATH=/usr/lib/xen-4.17/lib/x86_64-linux-gnu
+# Debian's Xen lives in /usr/lib/xen-4.17, a `make dist-tools` build (prefix /usr) in
+# /usr/{sbin,bin,lib} with its helpers in /usr/lib/xen/bin.
+export PATH=/qxk/bin:/usr/lib/xen-4.17/bin:/usr/lib/xen/bin:/usr/bin:/usr/sbin:/bin:/sbin
+export LD_LIBRARY_PATH=/usr/lib/xen-4.17/lib/x86_64-linux-gnu:/usr/lib
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev

@@ -9,6 +9,8 @@ mount -t devtmpfs devtmpfs /dev
 name=$(xs read name 2>&1)
 rc=$?
 root=$(grep ' / ext4 ' /proc/mounts | cut -d' ' -f1)
-echo "QXK-IMAGE-GUEST name=$name rc=$rc root=$root uptime=$(cut -d' ' -f1 /proc/uptime)"
+# The mount table too (fields joined by ':', entries by ','), for a failure's message.
+mounts=$(cut -d' ' -f1-3 /proc/mounts | tr ' \n' ':,')
+echo "QXK-IMAGE-GUEST name=$name rc=$rc root=$root uptime=$(cut -d' ' -f1 /proc/uptime) mounts=$mounts"
 sleep 1
 poweroff -f

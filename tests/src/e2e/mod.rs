@@ -15,9 +15,9 @@ mod qemu;
 mod rootfs;
 
 pub use error::E2eError;
-pub use packages::Staged;
+pub use packages::{Layout, Staged, XenSource};
 pub use qemu::{BootOutcome, DEBUG_EXIT_STATUS};
-pub use rootfs::Program;
+pub use rootfs::{Expected, Program};
 
 use crate::report::CheckResult;
 use crate::vm;
@@ -37,6 +37,10 @@ pub struct E2eConfig {
     /// Programs the disk image carries under [`vm::BIN_DIR`] (our `xs`).
     pub image_programs: Vec<Program>,
     pub timeout: Duration,
+    /// The hypervisor and tools to boot.
+    pub xen: XenSource,
+    /// What a Qubes build must show (its checks run only with this).
+    pub expected: Option<Expected>,
 }
 
 /// Where the time went, for the report.
@@ -156,7 +160,10 @@ fn remove_stale_runs(cache: &Path) {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix("run-") {
+        if let Some(pid) = name
+            .strip_prefix("run-")
+            .map(|rest| rest.split('-').next().unwrap_or(rest))
+        {
             let alive = pid.parse::<u32>().is_ok_and(|p| {
                 p == std::process::id() || Path::new(&format!("/proc/{p}")).exists()
             });
@@ -170,12 +177,19 @@ fn remove_stale_runs(cache: &Path) {
 /// Stages, builds and boots once.
 pub fn run(cfg: &E2eConfig) -> Result<Run> {
     let t = Instant::now();
-    let staged = packages::stage(&cfg.cache)?;
+    let staged = packages::stage_for(&cfg.cache, &cfg.xen)?;
     let stage = t.elapsed();
 
     let t = Instant::now();
     remove_stale_runs(&cfg.cache);
-    let dir = cfg.cache.join(format!("run-{}", std::process::id()));
+    // One folder per boot of this process (a test binary may boot Qubes' and Debian's Xen).
+    let which = match &cfg.xen {
+        XenSource::Debian => "debian",
+        XenSource::Built { .. } => "built",
+    };
+    let dir = cfg
+        .cache
+        .join(format!("run-{}-{which}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(E2eError::io(&dir))?;
     let dom0_programs = stripped(&cfg.dom0_programs, &dir.join("dom0-bin"))?;
     let domu_programs = stripped(&cfg.domu_programs, &dir.join("domu-bin"))?;
@@ -194,8 +208,14 @@ pub fn run(cfg: &E2eConfig) -> Result<Run> {
         parts: &template.parts,
         loader: &loader,
     };
-    let dom0_initrd_bytes =
-        rootfs::dom0(&staged, &dom0_programs, &domu_initrd, &files, &dom0_initrd)?;
+    let dom0_initrd_bytes = rootfs::dom0(
+        &staged,
+        &dom0_programs,
+        &domu_initrd,
+        &files,
+        cfg.expected.as_ref(),
+        &dom0_initrd,
+    )?;
     let initramfs = t.elapsed();
 
     let t = Instant::now();

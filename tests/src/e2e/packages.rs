@@ -31,11 +31,37 @@ const XEN_PACKAGES: &[&str] = &[
     "libxentoollog1",
 ];
 
+/// Which Xen the VM boots.
+#[derive(Clone, Debug)]
+pub enum XenSource {
+    /// Debian's packages, at the version of the host's libxen-dev.
+    Debian,
+    /// An output folder of `package-defs build` (mode full): its `xen.gz` and its installed
+    /// tools tree `install/` (prefix /usr); only the kernel comes from Debian.
+    Built {
+        out: PathBuf,
+        /// Shown in the summary (e.g. `4.17.6-6`).
+        version: String,
+    },
+}
+
+/// How the Xen tools are laid out in [`Staged::xen_root`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Debian's: `usr/lib/xen-4.17/{bin,lib/x86_64-linux-gnu}`, C clients in `usr/bin`.
+    Debian,
+    /// Xen's own `make dist-tools` with `--prefix=/usr`: `usr/{sbin,bin,lib}`, `usr/lib/xen/bin`.
+    Upstream,
+}
+
 /// Where the staged packages are and what they are.
 #[derive(Clone, Debug)]
 pub struct Staged {
-    /// The merged contents of every staged package.
+    /// The merged contents of every staged package (the kernel, and Debian's Xen).
     pub root: PathBuf,
+    /// Where the Xen tools are: `root` for Debian's, a build's `install/` otherwise.
+    pub xen_root: PathBuf,
+    pub layout: Layout,
     /// Xen's multiboot ELF, decompressed (QEMU's multiboot loader wants it raw).
     pub xen: PathBuf,
     /// The dom0 (and domU) kernel.
@@ -50,14 +76,26 @@ pub struct Staged {
 impl Staged {
     /// Library folders of the staged packages, in search order.
     pub fn library_dirs(&self) -> Vec<PathBuf> {
-        [
+        let mut dirs: Vec<PathBuf> = [
             "usr/lib/x86_64-linux-gnu",
             "lib/x86_64-linux-gnu",
             "usr/lib/xen-4.17/lib/x86_64-linux-gnu",
         ]
         .iter()
         .map(|d| self.root.join(d))
-        .collect()
+        .collect();
+        if self.layout == Layout::Upstream {
+            dirs.insert(0, self.xen_root.join("usr/lib"));
+        }
+        dirs
+    }
+
+    /// Where a staged file goes in the guest: its place in the package.
+    pub fn guest_path(&self, host: &Path) -> PathBuf {
+        host.strip_prefix(&self.xen_root)
+            .or_else(|_| host.strip_prefix(&self.root))
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| host.to_path_buf())
     }
 }
 
@@ -114,23 +152,68 @@ fn path_safe(s: &str) -> String {
         .collect()
 }
 
+/// Stages what `source` needs under `cache` (reusing an earlier identical staging).
+pub fn stage_for(cache: &Path, source: &XenSource) -> Result<Staged> {
+    match source {
+        XenSource::Debian => stage(cache),
+        XenSource::Built { out, version } => {
+            let mut s = stage_packages(cache, None)?;
+            let gz = out.join("xen.gz");
+            let (digest, _) = content_hash::hash_file(&gz).map_err(E2eError::io(&gz))?;
+            let dir = cache.join(format!("built-xen-{}", digest.to_hex()));
+            let xen = dir.join("xen");
+            if !xen.exists() {
+                fs::create_dir_all(&dir).map_err(E2eError::io(&dir))?;
+                let raw = command::output(Command::new("zcat").arg(&gz))?.stdout;
+                let tmp = dir.join(format!(".xen.tmp-{}", std::process::id()));
+                fs::write(&tmp, raw).map_err(E2eError::io(&tmp))?;
+                fs::rename(&tmp, &xen).map_err(E2eError::io(&xen))?;
+            }
+            s.xen = xen;
+            s.xen_root = out.join("install");
+            s.layout = Layout::Upstream;
+            s.xen_version = format!("{version} (package-defs build {})", out.display());
+            if !s.xen_root.join("usr/sbin/xl").is_file() {
+                return Err(E2eError::Staging {
+                    what: format!(
+                        "{}: no usr/sbin/xl; expected the output of a full `package-defs build`",
+                        s.xen_root.display()
+                    ),
+                });
+            }
+            Ok(s)
+        }
+    }
+}
+
 /// Stages the packages under `cache` (reusing an earlier identical staging).
 pub fn stage(cache: &Path) -> Result<Staged> {
-    let xen_version = host_xen_version()?;
+    stage_packages(cache, Some(&host_xen_version()?))
+}
+
+/// Stages the kernel and, with `xen_version`, Debian's Xen packages.
+fn stage_packages(cache: &Path, xen_version: Option<&str>) -> Result<Staged> {
     let (kernel_package, kernel_version) = kernel_package()?;
-    let key = format!(
-        "stage-v{LAYOUT}-xen-{}-{}-{}",
-        path_safe(&xen_version),
-        kernel_package,
-        path_safe(&kernel_version)
-    );
+    let key = match xen_version {
+        Some(v) => format!(
+            "stage-v{LAYOUT}-xen-{}-{}-{}",
+            path_safe(v),
+            kernel_package,
+            path_safe(&kernel_version)
+        ),
+        None => format!(
+            "stage-v{LAYOUT}-kernel-{}-{}",
+            kernel_package,
+            path_safe(&kernel_version)
+        ),
+    };
     let dir = cache.join(&key);
     if !dir.join(".complete").exists() {
         tracing::info!(%key, "staging Xen and kernel packages");
         fs::create_dir_all(cache).map_err(E2eError::io(cache))?;
         let tmp = cache.join(format!(".{key}.tmp-{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
-        download_and_extract(&tmp, &xen_version, &kernel_package, &kernel_version)?;
+        download_and_extract(&tmp, xen_version, &kernel_package, &kernel_version)?;
         fs::File::create(tmp.join(".complete"))
             .and_then(|mut f| f.write_all(key.as_bytes()))
             .map_err(E2eError::io(&tmp))?;
@@ -161,24 +244,31 @@ pub fn stage(cache: &Path) -> Result<Staged> {
     }
     Ok(Staged {
         xen: dir.join("xen"),
+        xen_root: root.clone(),
+        layout: Layout::Debian,
         root,
         vmlinuz,
         kernel_release,
-        xen_version,
+        xen_version: xen_version.unwrap_or("-").to_string(),
         kernel_package,
         kernel_version,
     })
 }
 
-fn download_and_extract(tmp: &Path, xen_version: &str, kpkg: &str, kver: &str) -> Result<()> {
+fn download_and_extract(
+    tmp: &Path,
+    xen_version: Option<&str>,
+    kpkg: &str,
+    kver: &str,
+) -> Result<()> {
     let debs = tmp.join("debs");
     let root = tmp.join("root");
     fs::create_dir_all(&debs).map_err(E2eError::io(&debs))?;
     fs::create_dir_all(&root).map_err(E2eError::io(&root))?;
-    let mut specs: Vec<String> = XEN_PACKAGES
-        .iter()
-        .map(|p| format!("{p}={xen_version}"))
-        .collect();
+    let mut specs: Vec<String> = match xen_version {
+        Some(v) => XEN_PACKAGES.iter().map(|p| format!("{p}={v}")).collect(),
+        None => Vec::new(),
+    };
     specs.push(format!("{kpkg}={kver}"));
     command::output(
         Command::new("apt-get")
@@ -219,9 +309,11 @@ fn download_and_extract(tmp: &Path, xen_version: &str, kpkg: &str, kver: &str) -
             ),
         });
     }
-    let gz = root.join("boot/xen-4.17-amd64.gz");
-    let xen = command::output(Command::new("zcat").arg(&gz))?.stdout;
-    fs::write(tmp.join("xen"), xen).map_err(E2eError::io(tmp.join("xen")))?;
+    if xen_version.is_some() {
+        let gz = root.join("boot/xen-4.17-amd64.gz");
+        let xen = command::output(Command::new("zcat").arg(&gz))?.stdout;
+        fs::write(tmp.join("xen"), xen).map_err(E2eError::io(tmp.join("xen")))?;
+    }
     fs::remove_dir_all(&debs).map_err(E2eError::io(&debs))?;
     Ok(())
 }

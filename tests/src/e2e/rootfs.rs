@@ -68,10 +68,7 @@ fn add_libraries(a: &mut Archive, staged: &Staged, elves: &[PathBuf]) -> Result<
     // glibc dlopens libgcc_s for pthread_cancel (xl create uses it); ldd cannot see that.
     wanted.insert(PathBuf::from("/lib/x86_64-linux-gnu/libgcc_s.so.1"));
     for lib in wanted {
-        let dest = match lib.strip_prefix(&staged.root) {
-            Ok(rel) => rel.to_path_buf(),
-            Err(_) => lib.clone(),
-        };
+        let dest = staged.guest_path(&lib);
         a.file(&dest.to_string_lossy(), &lib)?;
     }
     Ok(())
@@ -96,44 +93,81 @@ pub struct ImageFiles<'a> {
 /// GNU tar, for unpacking the template's sparse tar in dom0 (busybox tar has no sparse support).
 const GNU_TAR: &str = "/usr/bin/tar";
 
+/// What a Qubes build's boot must show (see [`vm::EXPECTED_DIR`]).
+#[derive(Clone, Debug)]
+pub struct Expected {
+    /// xen-config's olddefconfig of Qubes' config for the built tree.
+    pub config: Vec<u8>,
+    /// The pinned Xen version (`4.17.6`).
+    pub version: String,
+    /// The build's fixed user (`XEN_WHOAMI`).
+    pub build_user: String,
+}
+
+/// The Xen tools of a `make dist-tools` tree installed with `--prefix=/usr`: every ELF
+/// program in `usr/sbin`, `usr/bin` and `usr/lib/xen/bin` (links kept), minus Python.
+fn upstream_tools(a: &mut Archive, s: &Path, elves: &mut Vec<PathBuf>) -> Result<()> {
+    let skip = |p: &str| p.contains("python") || p.ends_with("/pygrub");
+    for dir in ["usr/sbin", "usr/bin", "usr/lib/xen/bin"] {
+        let Ok(entries) = std::fs::read_dir(s.join(dir)) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry.map_err(E2eError::io(s.join(dir)))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let rel = format!("{dir}/{name}");
+            if skip(&rel) {
+                continue;
+            }
+            if let Ok(target) = std::fs::read_link(&path) {
+                a.symlink(&rel, &target.to_string_lossy());
+            } else if path.is_file() && libs::is_elf(&path) {
+                a.file(&rel, &path)?;
+                elves.push(path);
+            }
+        }
+    }
+    a.tree("etc/xen", &s.join("etc/xen"), &|_| false)?;
+    Ok(())
+}
+
 /// dom0's initramfs, with the domU's kernel and initramfs inside, and the disk image.
 pub fn dom0(
     staged: &Staged,
     dom0_programs: &[Program],
     domu_initrd: &Path,
     image: &ImageFiles,
+    expected: Option<&Expected>,
     out: &Path,
 ) -> Result<u64> {
     let mut a = Archive::new();
     base(&mut a, DOM0_INIT)?;
-    let s = &staged.root;
-    // The Xen tools, minus Python (pygrub and its modules: no interpreter in the image).
-    let xen = s.join("usr/lib/xen-4.17");
-    let skip = |p: &str| p.ends_with("/pygrub") || p.ends_with("/python") || p.contains("/python/");
-    a.tree("usr/lib/xen-4.17", &xen, &skip)?;
-    a.tree("etc/xen", &s.join("etc/xen"), &|_| false)?;
-    let mut elves = Vec::new();
-    for dir in ["usr/lib/xen-4.17/bin", "usr/bin"] {
-        for entry in std::fs::read_dir(s.join(dir)).map_err(E2eError::io(s.join(dir)))? {
-            let entry = entry.map_err(E2eError::io(s.join(dir)))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            if dir == "usr/bin" {
-                // xenstore-utils: the C clients (xenstore-read, -write, -ls, ...).
-                if !name.starts_with("xenstore") {
-                    continue;
-                }
-                if let Ok(target) = std::fs::read_link(&path) {
-                    a.symlink(&format!("usr/bin/{name}"), &target.to_string_lossy());
-                    continue;
-                }
-                a.file(&format!("usr/bin/{name}"), &path)?;
-            }
-            if !skip(&format!("{dir}/{name}")) && path.is_file() && !path.is_symlink() {
-                elves.push(path);
-            }
-        }
+    if let Some(e) = expected {
+        a.dir(vm::EXPECTED_DIR.trim_start_matches('/'));
+        a.bytes(
+            vm::EXPECTED_CONFIG.trim_start_matches('/'),
+            e.config.clone(),
+            0o644,
+        );
+        a.bytes(
+            vm::EXPECTED_VERSION.trim_start_matches('/'),
+            e.version.clone(),
+            0o644,
+        );
+        a.bytes(
+            vm::EXPECTED_BUILD_USER.trim_start_matches('/'),
+            e.build_user.clone(),
+            0o644,
+        );
     }
+    let mut elves = Vec::new();
+    if staged.layout == super::packages::Layout::Upstream {
+        upstream_tools(&mut a, &staged.xen_root, &mut elves)?;
+    } else {
+        debian_tools(&mut a, &staged.root, &mut elves)?;
+    }
+    let s = &staged.root;
     let kmods = s
         .join("lib/modules")
         .join(&staged.kernel_release)
@@ -161,4 +195,35 @@ pub fn dom0(
     a.file(vm::IMAGE_LOADER, image.loader)?;
     a.bytes(vm::IMAGE_HOTPLUG, IMAGE_HOTPLUG, 0o755);
     a.write_to(out)
+}
+
+/// Debian's Xen packages: `usr/lib/xen-4.17`, `etc/xen` and the C xenstore clients.
+fn debian_tools(a: &mut Archive, s: &Path, elves: &mut Vec<PathBuf>) -> Result<()> {
+    // The Xen tools, minus Python (pygrub and its modules: no interpreter in the image).
+    let xen = s.join("usr/lib/xen-4.17");
+    let skip = |p: &str| p.ends_with("/pygrub") || p.ends_with("/python") || p.contains("/python/");
+    a.tree("usr/lib/xen-4.17", &xen, &skip)?;
+    a.tree("etc/xen", &s.join("etc/xen"), &|_| false)?;
+    for dir in ["usr/lib/xen-4.17/bin", "usr/bin"] {
+        for entry in std::fs::read_dir(s.join(dir)).map_err(E2eError::io(s.join(dir)))? {
+            let entry = entry.map_err(E2eError::io(s.join(dir)))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if dir == "usr/bin" {
+                // xenstore-utils: the C clients (xenstore-read, -write, -ls, ...).
+                if !name.starts_with("xenstore") {
+                    continue;
+                }
+                if let Ok(target) = std::fs::read_link(&path) {
+                    a.symlink(&format!("usr/bin/{name}"), &target.to_string_lossy());
+                    continue;
+                }
+                a.file(&format!("usr/bin/{name}"), &path)?;
+            }
+            if !skip(&format!("{dir}/{name}")) && path.is_file() && !path.is_symlink() {
+                elves.push(path);
+            }
+        }
+    }
+    Ok(())
 }
