@@ -34,6 +34,32 @@ if [ "$refresh" -eq 0 ]; then
   done
 fi
 
+# The machine's Debian mirror: the repository apt labels "Debian" (not Debian-Security), or
+# QXK_DEBIAN_MIRROR (tests point it at a loopback copy).
+mirror=${QXK_DEBIAN_MIRROR:-$(apt-get indextargets --format '$(LABEL) $(REPO_URI)' 2>/dev/null | awk '$1 == "Debian" { print $2; exit }')}
+if [ -z "$mirror" ]; then
+  echo "error: no Debian mirror in apt's sources (apt-get indextargets shows no repository labelled Debian); add one to /etc/apt/sources.list.d/ and run apt-get update" >&2
+  exit 1
+fi
+mirror=${mirror%/}
+
+# Before a 1 GB debootstrap: does unstable still carry guix? Read its package index (a few
+# MB). Debootstrap checks the archive's signatures later; this only decides skip or go on.
+arch=$(dpkg --print-architecture)
+index_url="$mirror/dists/sid/main/binary-$arch/Packages.xz"
+index=$(mktemp)
+trap 'rm -f "$index"' EXIT
+if ! why=$(curl -fsSL --connect-timeout 30 --speed-limit 1024 --speed-time 60 --retry 2 -o "$index" "$index_url" 2>&1); then
+  echo "error: cannot read Debian unstable's package index $index_url (${why#curl: }); check the mirror and network, or set QXK_DEBIAN_MIRROR" >&2
+  exit 1
+fi
+if ! xz -dc "$index" | grep -q '^Package: guix$'; then
+  echo "skip: Debian's unstable archive at $mirror no longer serves the 'guix' package (not in $index_url); the Guix checks cannot run" >&2
+  exit 3
+fi
+rm -f "$index"
+trap - EXIT
+
 if [ "$(id -u)" -ne 0 ]; then
   echo "error: making the Guix chroot needs root (debootstrap, chroot); run as root or set QXK_CACHE_DIR to a cache that already holds one" >&2
   exit 1
@@ -43,12 +69,6 @@ command -v debootstrap >/dev/null || {
   exit 1
 }
 
-# The machine's Debian mirror: the repository apt labels "Debian" (not Debian-Security).
-mirror=$(apt-get indextargets --format '$(LABEL) $(REPO_URI)' 2>/dev/null | awk '$1 == "Debian" { print $2; exit }')
-if [ -z "$mirror" ]; then
-  echo "error: no Debian mirror in apt's sources (apt-get indextargets shows no repository labelled Debian); add one to /etc/apt/sources.list.d/ and run apt-get update" >&2
-  exit 1
-fi
 
 tmp=$(mktemp -d "$cache/.make.XXXXXX")
 cleanup() {

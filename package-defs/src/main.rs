@@ -773,11 +773,11 @@ fn run_build(cli: &Cli, a: &BuildArgs) -> Result<()> {
 /// that file lists.
 fn check_signing_key(repo: &std::path::Path, base: &str, key: Option<&str>) -> Result<()> {
     let spec = format!("{base}:.guix-authorizations");
-    let out = std::process::Command::new("git")
+    let out = qxk_process::Cmd::new("git")
         .args(["show", &spec])
         .current_dir(repo)
-        .output()
-        .context("cannot run git")?;
+        .timeout(std::time::Duration::from_secs(60))
+        .output()?;
     if !out.status.success() {
         return Ok(());
     }
@@ -789,10 +789,10 @@ fn check_signing_key(repo: &std::path::Path, base: &str, key: Option<&str>) -> R
             authorized.join(", ")
         );
     };
-    let gpg = std::process::Command::new("gpg")
+    let gpg = qxk_process::Cmd::new("gpg")
         .args(["--batch", "--with-colons", "--fingerprint", key])
-        .output()
-        .context("cannot run gpg")?;
+        .timeout(std::time::Duration::from_secs(60))
+        .output()?;
     let fpr = String::from_utf8_lossy(&gpg.stdout)
         .lines()
         .find_map(|l| {
