@@ -252,7 +252,8 @@ impl GitSources {
         timeout: std::time::Duration,
         quiet: bool,
     ) -> anyhow::Result<Self> {
-        let git = source_fetch::GitClient::new(cache_root, rewrites.clone(), timeout)?;
+        let git = source_fetch::GitClient::new(cache_root, rewrites.clone(), timeout)?
+            .with_progress(!quiet);
         let opts = source_fetch::FetchOptions {
             read_timeout: timeout,
             quiet,

@@ -172,3 +172,39 @@ fn update_to_v4_17_6_6_writes_the_real_pins_and_the_shipped_files() {
         );
     }
 }
+
+/// `verify` under a pseudo-terminal (util-linux `script`), with an empty cache: stderr shows
+/// what is being fetched while git works; with `-q`, or when stderr is not a terminal, nothing.
+#[test]
+fn git_fetches_show_a_spinner_on_a_terminal_only() {
+    let real = RealRepos::serve().unwrap();
+    let on_tty = |extra: &str| {
+        let cache = tempfile::tempdir().unwrap();
+        let cmd = format!(
+            "{} --definitions {} --cache {} verify {extra}",
+            env!("CARGO_BIN_EXE_package-defs"),
+            shipped().display(),
+            cache.path().display()
+        );
+        let o = std::process::Command::new("script")
+            .args(["-qefc", &cmd, "/dev/null"])
+            .env("PACKAGE_DEFS_URL_REWRITE", real.rewrite_env())
+            .env("TERM", "xterm")
+            .output()
+            .expect("script (util-linux)");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let shown = on_tty("");
+    for tag in ["RELEASE-4.17.6", "v4.17.6-6", "RELEASE-4.19.4", "v4.19.4-9"] {
+        assert!(
+            shown.contains(&format!("git fetch tag {tag} from ")),
+            "{tag}:\n{shown}"
+        );
+    }
+    assert!(!on_tty("-q").contains("git fetch tag"));
+    let cache = tempfile::tempdir().unwrap();
+    let o = run_rewritten(&shipped(), cache.path(), &real.rewrite_env(), &["verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("git fetch tag"), "{}", stderr(&o));
+}

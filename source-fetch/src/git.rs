@@ -6,6 +6,7 @@
 //! Repositories are cached as bare repos under `CACHE/git/<sha256 of the URL>.git`; fetching a
 //! tag that is already there (with the expected commit) does no network I/O.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -111,6 +112,7 @@ pub struct GitClient {
     root: PathBuf,
     rewrites: UrlRewrites,
     timeout: GitLimits,
+    progress: bool,
 }
 
 /// A cached bare repository for one URL.
@@ -248,7 +250,31 @@ impl GitClient {
             root,
             rewrites,
             timeout,
+            progress: false,
         })
+    }
+
+    /// The same client drawing a spinner on stderr while a fetch crosses the network (when
+    /// stderr is a terminal): a first fetch of a large repository is otherwise silent.
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on && std::io::stderr().is_terminal();
+        self
+    }
+
+    /// A spinner naming what is fetched; cleared when it is dropped, error or not.
+    fn spinner(&self, what: String) -> indicatif::ProgressBar {
+        if !self.progress {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new_spinner()
+            .with_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            )
+            .with_finish(indicatif::ProgressFinish::AndClear)
+            .with_message(what);
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
     }
 
     /// The same client with any one git command capped at `total` in all.
@@ -336,6 +362,7 @@ impl GitClient {
             }
         }
         let spec = format!("+refs/tags/{tag}:refs/tags/{tag}");
+        let _bar = self.spinner(format!("git fetch tag {tag} from {}", repo.url));
         // Shallow: only the tagged tree is needed (Xen: ~8 MB instead of 127 MB of history),
         // and a shallow server silently sends no tag to a plain fetch into a full repository.
         let r = run_git(
@@ -381,6 +408,7 @@ impl GitClient {
     /// are pruned and moved ones follow. For listing tags with their dates (the bump bot).
     pub fn fetch_all_tags(&self, url: &str) -> Result<BareRepo, GitError> {
         let repo = self.repo(url)?;
+        let _bar = self.spinner(format!("git fetch every tag of {}", repo.url));
         let fetched = run_git(
             &[
                 "fetch",
@@ -423,6 +451,7 @@ impl GitClient {
             return Ok(repo);
         }
         let keep = format!("+{commit}:refs/pinned/{commit}");
+        let _bar = self.spinner(format!("git fetch commit {commit} from {}", repo.url));
         run_git(
             &[
                 "fetch",
