@@ -175,10 +175,12 @@ const BUILD_EXAMPLES: &str = "Examples:
   package-defs build xen                       # -> out/xen-<version>-<rel>/
   package-defs build xen --mode hypervisor -o out/xen-hv --json
   package-defs build qubes-xen-next --jobs 8 --no-cache
+  package-defs build xen --mode vm -o out/xen-vm    # guest libraries, for `bundle`
 
 Output: xen.gz, config (the final .config), xen.efi, install/ (the installed tools tree),
 tree/ (the built source tree, for XEN_SYS_SOURCE), logs/ and manifest.json (input pins,
-toolchain versions, output sha256s). A failed build leaves no output, only
+toolchain versions, output sha256s); --mode vm gives install/ (the guest libraries under
+/opt/qubes-xen/<version>-<rel>), logs/ and manifest.json. A failed build leaves no output, only
 <output>.failed-logs/. Finished builds are cached by the key of every input under
 $QXK_CACHE_DIR/xen-build (default /var/cache/qubes-xen-kit/xen-build).";
 
@@ -189,7 +191,8 @@ struct BuildArgs {
     /// Output folder [default: out/<package>-<version>-<rel>].
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Everything, or the hypervisor alone.
+    /// Everything, the hypervisor alone, or the guest libraries (libxenvchan's closure with
+    /// Qubes' VM series, under /opt/qubes-xen/<version>-<rel>).
     #[arg(long, value_enum, default_value_t = package_defs::build::Mode::Full)]
     mode: package_defs::build::Mode,
     /// Parallel make jobs [default: the number of CPUs].
