@@ -115,6 +115,8 @@ fn vm_build_applies_the_recipe_series_and_links_the_closure_with_a_relative_runp
                 "{name}: {d}"
             );
             assert!(!d.contains("(RPATH)"), "{name}: {d}");
+            // No default search paths: a library missing here is never /usr/lib's.
+            assert!(d.contains("Flags: NODEFLIB"), "{name}: {d}");
             sonames.push(name.clone());
         }
         assert!(!name.ends_with(".a"), "static library {name} kept");
@@ -125,6 +127,7 @@ fn vm_build_applies_the_recipe_series_and_links_the_closure_with_a_relative_runp
     assert!(!lib.join("libxenctrl.so").exists(), "outside the closure");
     let pc = std::fs::read_to_string(lib.join("pkgconfig/xenvchan.pc")).unwrap();
     assert!(pc.starts_with(&format!("prefix={prefix}\n")), "{pc}");
+    assert!(pc.contains("\nlibdir=${prefix}/lib\n"), "{pc}");
     assert!(
         pc.contains("Libs: -L${libdir} -Wl,-rpath,${libdir} -lxenvchan"),
         "{pc}"

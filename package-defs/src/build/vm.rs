@@ -233,8 +233,9 @@ pub(super) fn build_in(
         c.arg(format!("-j{}", opts.jobs))
             .args(["-C", "tools/libs", target])
             .arg(format!("SUBDIRS-y={}", libraries.join(" ")))
-            // `$$` for make, `\` for the shell make runs the link through.
-            .arg("APPEND_LDFLAGS=-Wl,-rpath,\\$$ORIGIN/../lib")
+            // `$$` for make, `\` for the shell make runs the link through. `nodefaultlib`:
+            // a library missing from the bundle is a loader error, not the distribution's.
+            .arg("APPEND_LDFLAGS=-Wl,-rpath,\\$$ORIGIN/../lib -Wl,-z,nodefaultlib")
             .arg(format!("DESTDIR={}", dest_abs.display()))
             .arg(format!("PYTHON={PYTHON}"));
         c
@@ -276,7 +277,7 @@ pub(super) fn build_in(
             std::fs::remove_file(&p).map_err(io(&p, "remove"))?;
         }
     }
-    add_rpath_to_pc_files(&pcdir)?;
+    fix_pc_files(&pcdir, &prefix)?;
     check_runpaths(&dest, &env, &home)?;
 
     let install = staged.join("install");
@@ -319,10 +320,16 @@ pub(super) fn build_in(
     finish(&staged, manifest, opts)
 }
 
-/// `Libs: -L${libdir} …` becomes `Libs: -L${libdir} -Wl,-rpath,${libdir} …`: programs built
-/// with the bundle's pkg-config files load the bundle's libraries, not `/usr/lib`'s.
-fn add_rpath_to_pc_files(pcdir: &Path) -> Result<(), BuildError> {
+/// Makes the pkg-config files relative to their `prefix` (`libdir=${prefix}/lib`, so
+/// `pkg-config --define-prefix` follows a bundle unpacked elsewhere) and adds the rpath of
+/// their libdir to `Libs:`, so programs built with them load the bundle's libraries.
+fn fix_pc_files(pcdir: &Path, prefix: &str) -> Result<(), BuildError> {
     const LIBS: &str = "Libs: -L${libdir}";
+    let expected = [
+        format!("libdir={prefix}/lib"),
+        format!("includedir={prefix}/include"),
+        LIBS.to_string(),
+    ];
     let mut found = 0;
     for e in std::fs::read_dir(pcdir).map_err(io(pcdir, "read"))? {
         let p = e.map_err(io(pcdir, "read"))?.path();
@@ -331,18 +338,27 @@ fn add_rpath_to_pc_files(pcdir: &Path) -> Result<(), BuildError> {
         }
         found += 1;
         let text = std::fs::read_to_string(&p).map_err(io(&p, "read"))?;
-        if !text.lines().any(|l| l.starts_with(LIBS)) {
-            return Err(BuildError::Unexpected {
-                path: p,
-                found: "no `Libs: -L${libdir}` line".into(),
-                expected: "the pkg-config file Xen's libs.mk writes".into(),
-            });
+        for want in &expected {
+            if !text.lines().any(|l| l.starts_with(want.as_str())) {
+                return Err(BuildError::Unexpected {
+                    path: p,
+                    found: format!("no line starting `{want}`"),
+                    expected: "the pkg-config file Xen's libs.mk writes for this prefix".into(),
+                });
+            }
         }
         let fixed: String = text
             .lines()
-            .map(|l| match l.strip_prefix(LIBS) {
-                Some(rest) => format!("{LIBS} -Wl,-rpath,${{libdir}}{rest}\n"),
-                None => format!("{l}\n"),
+            .map(|l| {
+                if let Some(rest) = l.strip_prefix(LIBS) {
+                    format!("{LIBS} -Wl,-rpath,${{libdir}}{rest}\n")
+                } else if let Some(rest) = l.strip_prefix(&format!("libdir={prefix}")) {
+                    format!("libdir=${{prefix}}{rest}\n")
+                } else if let Some(rest) = l.strip_prefix(&format!("includedir={prefix}")) {
+                    format!("includedir=${{prefix}}{rest}\n")
+                } else {
+                    format!("{l}\n")
+                }
             })
             .collect();
         std::fs::write(&p, fixed).map_err(io(&p, "write"))?;
@@ -376,7 +392,8 @@ pub(crate) fn regular_files(dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
     Ok(out)
 }
 
-/// Every ELF file under `dir` has exactly `RUNPATH [$ORIGIN/../lib]` and no `RPATH`.
+/// Every ELF file under `dir` has exactly `RUNPATH [$ORIGIN/../lib]`, no `RPATH`, and the
+/// `NODEFLIB` flag.
 fn check_runpaths(dir: &Path, env: &Environment, home: &Path) -> Result<(), BuildError> {
     for f in regular_files(dir)? {
         let mut head = [0u8; 4];
@@ -406,8 +423,22 @@ fn check_runpaths(dir: &Path, env: &Environment, home: &Path) -> Result<(), Buil
                 expected: format!("RUNPATH [{RUNPATH}] (`readelf -d`)"),
             });
         }
+        if !nodeflib(&out.stdout_lossy()) {
+            return Err(BuildError::Unexpected {
+                path: f,
+                found: "no NODEFLIB flag".into(),
+                expected: "FLAGS_1 NODEFLIB (`readelf -d`; linked with -z nodefaultlib)".into(),
+            });
+        }
     }
     Ok(())
+}
+
+/// Whether `readelf -d` output shows `FLAGS_1 … NODEFLIB`.
+fn nodeflib(readelf: &str) -> bool {
+    readelf
+        .lines()
+        .any(|l| l.contains("(FLAGS_1)") && l.split_whitespace().any(|w| w == "NODEFLIB"))
 }
 
 /// `RPATH [..]`/`RUNPATH [..]` entries of `readelf -d` output, joined.
@@ -485,21 +516,35 @@ mod tests {
     }
 
     #[test]
-    fn pc_files_get_the_rpath_of_their_libdir() {
+    fn pc_files_become_relative_and_carry_the_rpath_of_their_libdir() {
         let d = tempfile::tempdir().unwrap();
+        let pre = "/opt/qubes-xen/4.17.6-6";
         std::fs::write(
             d.path().join("xenvchan.pc"),
-            "prefix=/opt/qubes-xen/4.17.6-6\nlibdir=/opt/qubes-xen/4.17.6-6/lib\nLibs: -L${libdir} -lxenvchan\n",
+            format!("prefix={pre}\nincludedir={pre}/include\nlibdir={pre}/lib\n\nLibs: -L${{libdir}} -lxenvchan\n"),
         )
         .unwrap();
-        add_rpath_to_pc_files(d.path()).unwrap();
+        fix_pc_files(d.path(), pre).unwrap();
         let text = std::fs::read_to_string(d.path().join("xenvchan.pc")).unwrap();
-        assert!(
-            text.ends_with("Libs: -L${libdir} -Wl,-rpath,${libdir} -lxenvchan\n"),
-            "{text}"
+        assert_eq!(
+            text,
+            format!("prefix={pre}\nincludedir=${{prefix}}/include\nlibdir=${{prefix}}/lib\n\nLibs: -L${{libdir}} -Wl,-rpath,${{libdir}} -lxenvchan\n")
         );
         std::fs::write(d.path().join("odd.pc"), "Libs: -lodd\n").unwrap();
-        let e = add_rpath_to_pc_files(d.path()).unwrap_err().to_string();
-        assert!(e.contains("odd.pc: no `Libs: -L${libdir}` line"), "{e}");
+        let e = fix_pc_files(d.path(), pre).unwrap_err().to_string();
+        assert!(
+            e.contains("odd.pc: no line starting `libdir=/opt/qubes-xen/4.17.6-6/lib`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn nodeflib_is_read_from_readelf_output() {
+        assert!(nodeflib(
+            " 0x000000006ffffffb (FLAGS_1)            Flags: NODEFLIB\n"
+        ));
+        assert!(!nodeflib(
+            " 0x000000006ffffffb (FLAGS_1)            Flags: NOW PIE\n"
+        ));
     }
 }
