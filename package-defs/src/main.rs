@@ -836,7 +836,13 @@ fn run_bundle(cli: &Cli, a: &BundleArgs) -> Result<()> {
         .into());
     }
     let xs = match &a.xs {
-        Some(x) => x.clone(),
+        Some(x) if x.is_file() => x.clone(),
+        Some(x) => {
+            return Err(qxk_cli::problem(format!(
+                "{}: not found; expected the xs program (cargo build -p xenstore-client --features cli)",
+                x.display()
+            )))
+        }
         None => xs_beside_me()?,
     };
     let defs = load(cli)?;

@@ -198,6 +198,30 @@ fn bundle_is_reproducible_loads_only_its_own_libraries_and_uninstalls_cleanly() 
         )
     );
 
+    // A missing xs is named before anything is built.
+    let missing = tmp.path().join("no-xs");
+    let o = pd(
+        &real,
+        &downloads,
+        &[
+            "bundle",
+            "xen",
+            "--xs",
+            s(&missing),
+            "-o",
+            s(&tmp.path().join("c.tar.gz")),
+        ],
+    );
+    assert!(!o.status.success());
+    assert_eq!(
+        stderr(&o).trim(),
+        format!(
+            "error: {}: not found; expected the xs program (cargo build -p xenstore-client --features cli)",
+            missing.display()
+        )
+    );
+    assert!(!tmp.path().join("c.tar.gz").exists());
+
     // The entries: sorted, 0:0, dated by the Qubes tag, nothing outside the root.
     let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
     let mut paths = Vec::new();

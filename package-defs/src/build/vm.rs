@@ -156,6 +156,20 @@ pub(super) fn build_in(
     let t = Instant::now();
     progress.step("patch");
     let series = vm_series::read_tree(inputs.qubes_dir)?;
+    // Patches the spec also lists are pinned one by one: checked here as `prepare` does.
+    for p in &series.patches {
+        if let Some(pin) = inputs.data.patches.iter().find(|q| q.file == p.file) {
+            let file = inputs.qubes_dir.join(&p.file);
+            let found = sha256_file(&file)?;
+            if found != pin.sha256 {
+                return Err(BuildError::Prepare(crate::prepare::PrepareError::Hash {
+                    path: file,
+                    pinned: pin.sha256.clone(),
+                    found,
+                }));
+            }
+        }
+    }
     let tree = work.join("tree");
     copy_tree(inputs.upstream_dir, &tree)?;
     let patch_log = logs.join("patch.log");
