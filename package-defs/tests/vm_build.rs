@@ -12,13 +12,22 @@ use std::process::Command;
 
 /// `package-defs build xen --mode vm` into `out`, without the build cache.
 fn vm_build(real: &test_servers::RealRepos, cache: &Path, out: &Path) -> serde_json::Value {
+    vm_build_of("xen", real, cache, out)
+}
+
+fn vm_build_of(
+    package: &str,
+    real: &test_servers::RealRepos,
+    cache: &Path,
+    out: &Path,
+) -> serde_json::Value {
     let o = bin()
         .env("PACKAGE_DEFS_URL_REWRITE", real.rewrite_env())
         .arg("--definitions")
         .arg(shipped())
         .arg("--cache")
         .arg(cache)
-        .args(["build", "xen", "--mode", "vm", "--json", "--jobs", "2"])
+        .args(["build", package, "--mode", "vm", "--json", "--jobs", "2"])
         .arg("--no-cache")
         .arg("-o")
         .arg(out)
@@ -149,4 +158,38 @@ fn vm_build_applies_the_recipe_series_and_links_the_closure_with_a_relative_runp
     let m2 = vm_build(&real, &cache, &again);
     assert_eq!(m2["outputs"], m["outputs"]);
     assert_eq!(m2["key"], m["key"]);
+}
+
+#[test]
+fn vm_build_of_the_next_stream_follows_its_own_recipe() {
+    // Xen 4.19 at v4.19.4-9: other patch numbers, and the recipe adds --enable-systemd.
+    let real = test_servers::RealRepos::serve().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("next-vm");
+    let m = vm_build_of("qubes-xen-next", &real, &tmp.path().join("downloads"), &out);
+    let defs = package_defs::load_dir(&shipped()).unwrap();
+    let version = defs.get("qubes-xen-next").unwrap().version.to_string();
+    assert_eq!(m["prefix"], format!("/opt/qubes-xen/{version}"));
+    let patches: Vec<&str> = m["inputs"]["patches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        patches.iter().any(|p| p.starts_with("0629 0629-python-")),
+        "{patches:?}"
+    );
+    assert!(patches
+        .iter()
+        .any(|p| p.contains(" 1020-xen-tools-qubes-vm.patch ")));
+    let flags = m["inputs"]["configure_flags"].as_array().unwrap();
+    assert!(flags.iter().any(|f| f == "--enable-systemd"), "{flags:?}");
+    let (series, _) = version.split_once('-').unwrap();
+    let minor: Vec<&str> = series.split('.').take(2).collect();
+    let so = out.join(format!(
+        "install/opt/qubes-xen/{version}/lib/libxenvchan.so.{}",
+        minor.join(".")
+    ));
+    assert!(so.exists(), "{}", so.display());
 }
