@@ -553,6 +553,47 @@ mod tests {
     }
 
     #[test]
+    fn a_library_linked_without_the_bundle_flags_is_refused_by_name() {
+        let d = tempfile::tempdir().unwrap();
+        let env = Environment::new(1781006553).unwrap();
+        let src = d.path().join("x.c");
+        std::fs::write(&src, "int x(void) { return 1; }\n").unwrap();
+        let link = |name: &str, flags: &[&str]| {
+            let mut c = env.command("gcc", d.path());
+            c.args(["-shared", "-fPIC", "-o", name])
+                .arg(&src)
+                .args(flags)
+                .current_dir(d.path());
+            c.run().unwrap();
+        };
+        let lib = d.path().join("lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        link(
+            "lib/libok.so.1",
+            &["-Wl,-rpath,$ORIGIN/../lib", "-Wl,-z,nodefaultlib"],
+        );
+        std::fs::write(lib.join("notes.txt"), "not an ELF file").unwrap();
+        check_runpaths(&lib, &env, d.path()).unwrap();
+        link("lib/libplain.so.1", &[]);
+        let e = check_runpaths(&lib, &env, d.path())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}: no RUNPATH; expected RUNPATH [$ORIGIN/../lib] (`readelf -d`)",
+                lib.join("libplain.so.1").display()
+            )
+        );
+        std::fs::remove_file(lib.join("libplain.so.1")).unwrap();
+        link("lib/libdeflib.so.1", &["-Wl,-rpath,$ORIGIN/../lib"]);
+        let e = check_runpaths(&lib, &env, d.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("libdeflib.so.1: no NODEFLIB flag; expected FLAGS_1 NODEFLIB (`readelf -d`; linked with -z nodefaultlib)"), "{e}");
+    }
+
+    #[test]
     fn nodeflib_is_read_from_readelf_output() {
         assert!(nodeflib(
             " 0x000000006ffffffb (FLAGS_1)            Flags: NODEFLIB\n"
