@@ -63,7 +63,7 @@ pub fn build(spec: &ImageSpec, out: &Path, opts: &BuildOptions) -> Result<BuildR
     };
     let work = tmp("work")?;
     let stage = tmp("stage")?;
-    let tree = content::prepare(&spec.root, work.path())?;
+    let tree = content::prepare(&spec.root, &spec.add, work.path())?;
     tracing::info!(
         image_type = image_type.name,
         entries = tree.entries.len(),

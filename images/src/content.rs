@@ -28,9 +28,17 @@ pub struct Tree {
     _unpacked: Option<tempfile::TempDir>,
 }
 
-/// Makes the root content available as a directory (unpacking a tarball into `scratch`).
-pub fn prepare(root: &RootContent, scratch: &Path) -> Result<Tree> {
-    match root {
+/// Makes the root content available as a directory (unpacking a tarball into `scratch`),
+/// with the `add` tarballs unpacked over it in order. A root directory that gets additions is
+/// copied into `scratch` first: the caller's tree is never changed.
+pub fn prepare(root: &RootContent, add: &[PathBuf], scratch: &Path) -> Result<Tree> {
+    let into_scratch = || {
+        tempfile::Builder::new()
+            .prefix("rootfs.")
+            .tempdir_in(scratch)
+            .map_err(ImageError::io(scratch))
+    };
+    let tmp = match root {
         RootContent::Directory(dir) => {
             let meta = std::fs::metadata(dir).map_err(|e| ImageError::Content {
                 path: dir.clone(),
@@ -42,17 +50,61 @@ pub fn prepare(root: &RootContent, scratch: &Path) -> Result<Tree> {
                     message: "`root.directory` is not a directory".into(),
                 });
             }
-            scan(dir.clone(), None)
+            if add.is_empty() {
+                return scan(dir.clone(), None);
+            }
+            let tmp = into_scratch()?;
+            copy_tree(dir, tmp.path())?;
+            tmp
         }
         RootContent::Tarball(tarball) => {
-            let tmp = tempfile::Builder::new()
-                .prefix("rootfs.")
-                .tempdir_in(scratch)
-                .map_err(ImageError::io(scratch))?;
+            let tmp = into_scratch()?;
             unpack(tarball, tmp.path())?;
-            scan(tmp.path().to_path_buf(), Some(tmp))
+            tmp
+        }
+    };
+    for a in add {
+        unpack(a, tmp.path())?;
+    }
+    scan(tmp.path().to_path_buf(), Some(tmp))
+}
+
+/// Copies a root tree: folders, files (with their permission bits) and links as links.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for item in walkdir::WalkDir::new(from).sort_by_file_name() {
+        let item = item.map_err(|e| ImageError::Content {
+            path: e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| from.to_path_buf()),
+            message: format!("cannot read the tree: {e}"),
+        })?;
+        let rel = item.path().strip_prefix(from).unwrap_or(item.path());
+        let dst = to.join(rel);
+        let ft = item.file_type();
+        if ft.is_symlink() {
+            let target = std::fs::read_link(item.path()).map_err(ImageError::io(item.path()))?;
+            std::os::unix::fs::symlink(target, &dst).map_err(ImageError::io(&dst))?;
+        } else if ft.is_dir() {
+            std::fs::create_dir_all(&dst).map_err(ImageError::io(&dst))?;
+            let perm = item
+                .metadata()
+                .map_err(|e| ImageError::Content {
+                    path: item.path().to_path_buf(),
+                    message: format!("cannot stat: {e}"),
+                })?
+                .permissions();
+            std::fs::set_permissions(&dst, perm).map_err(ImageError::io(&dst))?;
+        } else if ft.is_file() {
+            std::fs::copy(item.path(), &dst).map_err(ImageError::io(item.path()))?;
+        } else {
+            return Err(ImageError::Content {
+                path: item.path().to_path_buf(),
+                message: "a device node, FIFO or socket in a root that gets `add` tarballs cannot be copied without root; let devtmpfs provide /dev".into(),
+            });
         }
     }
+    Ok(())
 }
 
 /// Unpacks a plain or gzip tarball, refusing entries that would land outside `dest`.

@@ -10,7 +10,7 @@ use std::path::PathBuf;
     name = "qxk-image",
     version,
     about = "Build disk images and Qubes templates from a declarative spec, rootless and reproducibly",
-    after_help = "Examples:\n  qxk-image --list-image-types\n  qxk-image build template.toml -o out/debian-min\n  qxk-image build template.toml --type raw -o out/disk --json"
+    after_help = "Examples:\n  qxk-image --list-image-types\n  qxk-image build template.toml -o out/debian-min\n  qxk-image build template.toml --type raw -o out/disk --json\n  qxk-image build template.toml --add qubes-xen-guest-4.17.6-6.tar.gz -o out/tpl"
 )]
 struct Cli {
     /// List the image types and exit.
@@ -43,6 +43,10 @@ enum Command {
         /// Replace an existing output directory.
         #[arg(long)]
         force: bool,
+        /// A tarball to unpack over the root (after the spec's `root.add`); repeatable. For
+        /// the Qubes Xen guest bundle of `package-defs bundle`.
+        #[arg(long, value_name = "TARBALL")]
+        add: Vec<PathBuf>,
     },
 }
 
@@ -84,8 +88,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             image_type,
             output,
             force,
+            add,
         }) => {
-            let parsed = ImageSpec::load(&spec)?;
+            let mut parsed = ImageSpec::load(&spec)?;
+            parsed.add.extend(add);
             let out = output.unwrap_or_else(|| {
                 PathBuf::from(format!(
                     "{}-{}",

@@ -51,6 +51,8 @@ struct RawSpec {
 struct RawRoot {
     directory: Option<PathBuf>,
     tarball: Option<PathBuf>,
+    #[serde(default)]
+    add: Vec<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +180,9 @@ pub struct ImageSpec {
     pub image_type: Option<String>,
     pub size: DiskSize,
     pub root: RootContent,
+    /// Tarballs unpacked over the root, in order (say, the Qubes Xen guest bundle of
+    /// `package-defs bundle`), so a template gets them without editing its root tree.
+    pub add: Vec<PathBuf>,
     pub compression: Compression,
     pub volatile_root: bool,
     pub source_date_epoch: i64,
@@ -283,6 +288,7 @@ impl ImageSpec {
                 )
             })?),
         };
+        let add: Vec<PathBuf> = raw.root.add.iter().map(|a| base.join(a)).collect();
         let root = match (raw.root.directory, raw.root.tarball) {
             (Some(d), None) => RootContent::Directory(base.join(d)),
             (None, Some(t)) => RootContent::Tarball(base.join(t)),
@@ -513,6 +519,7 @@ impl ImageSpec {
             image_type: raw.image_type,
             size,
             root,
+            add,
             compression,
             volatile_root: raw.volatile_root,
             source_date_epoch,

@@ -621,3 +621,111 @@ fn unprivileged_build_matches_root_build() {
     assert_eq!(owner, 65534);
     assert_same_dirs(&as_root, &as_nobody);
 }
+
+/// A tarball shaped like `package-defs bundle`'s: `opt/qubes-xen/<version>/lib/…` and the
+/// relative link `opt/qubes-xen/current`.
+fn guest_bundle(path: &Path, version: &str) {
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::default(),
+    );
+    let mut t = tar::Builder::new(gz);
+    let dir = |t: &mut tar::Builder<_>, p: &str| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        t.append_data(&mut h, p, std::io::empty()).unwrap();
+    };
+    for d in ["opt/", "opt/qubes-xen/"] {
+        dir(&mut t, d);
+    }
+    dir(&mut t, &format!("opt/qubes-xen/{version}/"));
+    dir(&mut t, &format!("opt/qubes-xen/{version}/lib/"));
+    let data = format!("libxenvchan {version}\n");
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(data.len() as u64);
+    t.append_data(
+        &mut h,
+        format!("opt/qubes-xen/{version}/lib/libxenvchan.so.4.17.0"),
+        data.as_bytes(),
+    )
+    .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_mode(0o777);
+    h.set_size(0);
+    t.append_link(&mut h, "opt/qubes-xen/current", version)
+        .unwrap();
+    t.into_inner().unwrap().finish().unwrap();
+}
+
+#[test]
+fn added_tarballs_land_over_the_root_in_order_and_leave_the_tree_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = make_tree(tmp.path());
+    guest_bundle(&tmp.path().join("old.tar.gz"), "4.17.4-5");
+    guest_bundle(&tmp.path().join("new.tar.gz"), "4.17.6-6");
+    let text = "name = \"with-bundle\"\ntype = \"tarball\"\nroot = { directory = \"tree\", add = [\"old.tar.gz\"] }\n";
+    std::fs::write(tmp.path().join("spec.toml"), text).unwrap();
+    let bin = env!("CARGO_BIN_EXE_qxk-image");
+    let run = |out: &Path| {
+        Command::new(bin)
+            .arg("build")
+            .arg(tmp.path().join("spec.toml"))
+            .arg("--add")
+            .arg(tmp.path().join("new.tar.gz"))
+            .arg("-o")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let out = tmp.path().join("out");
+    let o = run(&out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let listing = tool(Command::new("tar").arg("tvf").arg(out.join("root.tar")));
+    // The spec's tarball first, then --add's: `current` is the newer bundle's, both folders
+    // are there, the tree's own files too, everything 0:0.
+    assert!(
+        listing.contains("./opt/qubes-xen/current -> 4.17.6-6"),
+        "{listing}"
+    );
+    for f in [
+        "./opt/qubes-xen/4.17.4-5/lib/libxenvchan.so.4.17.0",
+        "./opt/qubes-xen/4.17.6-6/lib/libxenvchan.so.4.17.0",
+        "./sbin/init",
+        "./sbin/blob-link -> ../usr/bin/blob",
+    ] {
+        assert!(listing.lines().any(|l| l.ends_with(f)), "{f}:\n{listing}");
+    }
+    assert!(
+        listing.contains("-rw------- 0/0              24 "),
+        "permissions kept through the copy:\n{listing}"
+    );
+    assert!(
+        listing
+            .lines()
+            .all(|l| l.split_whitespace().nth(1) == Some("0/0")),
+        "{listing}"
+    );
+    assert!(!tree.join("opt").exists(), "the caller's tree was changed");
+    let again = tmp.path().join("again");
+    assert!(run(&again).status.success());
+    assert_same_dirs(&out, &again);
+
+    // An added tarball that does not exist is named.
+    let o = Command::new(bin)
+        .arg("build")
+        .arg(tmp.path().join("spec.toml"))
+        .arg("--add")
+        .arg(tmp.path().join("missing.tar.gz"))
+        .arg("-o")
+        .arg(tmp.path().join("out3"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("missing.tar.gz: cannot open tarball"), "{e}");
+    assert!(!tmp.path().join("out3").exists());
+}

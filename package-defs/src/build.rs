@@ -46,7 +46,14 @@ pub enum Mode {
     Full,
     /// The hypervisor only (`make xen`): `xen.gz` and its config.
     Hypervisor,
+    /// The guest libraries as Qubes' Arch recipe builds them for VMs (its VM series, its
+    /// configure flags), only libxenvchan's closure, under a private prefix with
+    /// `RUNPATH=$ORIGIN/../lib`.
+    Vm,
 }
+
+mod vm;
+pub use vm::{libs_closure, vm_prefix, PREFIX_ROOT, RUNPATH, VM_ROOT_LIBRARY};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -68,6 +75,14 @@ pub enum BuildError {
     Exists { path: PathBuf },
     #[error("the build made no {}; see {}", missing.display(), log.display())]
     Missing { missing: PathBuf, log: PathBuf },
+    #[error(transparent)]
+    Recipe(#[from] crate::spec::SpecError),
+    #[error("{}: {found}; expected {expected}", path.display())]
+    Unexpected {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
 }
 
 fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> BuildError + 'a {
@@ -202,8 +217,15 @@ pub struct Manifest {
     /// Output file (relative to the folder) -> sha256 hex; `install` is the NAR sha256
     /// (Nix/Guix base32) of the installed tree.
     pub outputs: std::collections::BTreeMap<String, String>,
-    /// Whether xen-config's olddefconfig gave the config `make` then used, byte for byte.
+    /// Whether xen-config's olddefconfig gave the config `make` then used, byte for byte
+    /// (false in vm mode, which builds no hypervisor).
     pub config_matches_olddefconfig: bool,
+    /// vm mode: the install prefix (`/opt/qubes-xen/<version>-<rel>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// vm mode: the libraries built (tools/libs folder names), dependencies first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub libraries: Vec<String>,
     /// Seconds each step took (not part of the key).
     pub seconds: std::collections::BTreeMap<String, f64>,
 }
@@ -220,9 +242,12 @@ pub struct InputPins {
     pub qubes_commit: String,
     pub qubes_nar_sha256: String,
     pub config_sha256: String,
-    /// `NNNN file sha256`, in series order.
+    /// `NNNN file sha256`, in series order (vm mode: the VM series).
     pub patches: Vec<String>,
     pub configure_flags: Vec<String>,
+    /// vm mode: the recipe the VM series and flags were read from and how it runs `patch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_recipe: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -309,6 +334,15 @@ fn input_pins(i: &Inputs<'_>) -> InputPins {
             .map(|p| format!("{:04} {} {}", p.number, p.file, p.sha256))
             .collect(),
         configure_flags: i.xen.configure_flags.clone(),
+        vm_recipe: None,
+    }
+}
+
+/// The pins of building `i` in `mode` (vm mode reads the VM series from the data tree).
+fn pins_for(i: &Inputs<'_>, mode: Mode) -> Result<InputPins, BuildError> {
+    match mode {
+        Mode::Vm => vm::pins(i),
+        Mode::Full | Mode::Hypervisor => Ok(input_pins(i)),
     }
 }
 
@@ -518,7 +552,7 @@ pub fn key(inputs: &Inputs<'_>, mode: Mode) -> Result<String, BuildError> {
     let home = tempfile::tempdir().map_err(io(Path::new("/tmp"), "create a temp folder"))?;
     let tools = toolchain(&env, home.path());
     Ok(key_of(
-        &input_pins(inputs),
+        &pins_for(inputs, mode)?,
         &env,
         &tools,
         mode,
@@ -533,7 +567,7 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
     let home = work.join("home");
     std::fs::create_dir_all(&home).map_err(io(&home, "create"))?;
     let tools = toolchain(&env, &home);
-    let pins = input_pins(inputs);
+    let pins = pins_for(inputs, opts.mode)?;
     let key = key_of(&pins, &env, &tools, opts.mode, &inputs.package.name);
     let staged = work.join("out");
 
@@ -547,10 +581,23 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
         }
     }
 
+    if opts.mode == Mode::Vm {
+        let ctx = vm::Context {
+            env,
+            tools,
+            pins,
+            key,
+            home,
+            logs,
+            staged,
+        };
+        return vm::build_in(inputs, opts, work, ctx);
+    }
+
     let total = inputs.data.patches.len() as u64;
     let steps = match opts.mode {
         Mode::Full => 4,
-        Mode::Hypervisor => 2,
+        Mode::Hypervisor | Mode::Vm => 2,
     };
     let progress = Progress::new(opts.progress, total + steps + 1);
     let mut seconds = std::collections::BTreeMap::new();
@@ -711,13 +758,20 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
         key: key.clone(),
         outputs,
         config_matches_olddefconfig: olddef == final_config,
+        prefix: None,
+        libraries: Vec::new(),
         seconds,
     };
+    finish(&staged, manifest, opts)
+}
+
+/// Writes the manifest into the staged output and stores the output in the cache.
+fn finish(staged: &Path, manifest: Manifest, opts: &BuildOptions) -> Result<Manifest, BuildError> {
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
     let mpath = staged.join("manifest.json");
     std::fs::write(&mpath, text).map_err(io(&mpath, "write"))?;
     if let Some(cache) = &opts.cache {
-        store_in_cache(&staged, cache, &key);
+        store_in_cache(staged, cache, &manifest.key);
     }
     Ok(manifest)
 }

@@ -4,10 +4,12 @@
 //! `update` plans a version bump (and `pipeline` runs one, for the CLI and the bot), `edit` rewrites files in place and `txn` swaps them in
 //! atomically; `guix` exports a Guix channel module; `bot` runs the weekend bump bot on them;
 //! `reconcile` hands a definition and its prepared tree to xen-config; `vm_series` reads the
-//! VM-side patch series from Qubes' Arch recipe.
+//! VM-side patch series from Qubes' Arch recipe; `build` builds Xen (or, in vm mode, its guest
+//! libraries) and `bundle` packs a vm build as a tarball for templates.
 
 pub mod bot;
 pub mod build;
+pub mod bundle;
 pub mod edit;
 pub mod fetch;
 pub mod fuzzing;

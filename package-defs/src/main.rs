@@ -151,6 +151,10 @@ enum Command {
     /// `./configure` + `make dist-tools`; into an output folder with a JSON manifest.
     #[command(after_help = BUILD_EXAMPLES)]
     Build(BuildArgs),
+    /// Pack the guest libraries (a `build --mode vm`, cached) and `xs` as one reproducible
+    /// tarball that unpacks into / (or any root) under /opt/qubes-xen/<version>-<rel>.
+    #[command(after_help = BUNDLE_EXAMPLES)]
+    Bundle(BundleArgs),
     /// Export the definitions in another format.
     #[command(subcommand)]
     Export(Export),
@@ -175,12 +179,50 @@ const BUILD_EXAMPLES: &str = "Examples:
   package-defs build xen                       # -> out/xen-<version>-<rel>/
   package-defs build xen --mode hypervisor -o out/xen-hv --json
   package-defs build qubes-xen-next --jobs 8 --no-cache
+  package-defs build xen --mode vm -o out/xen-vm    # guest libraries, for `bundle`
 
 Output: xen.gz, config (the final .config), xen.efi, install/ (the installed tools tree),
 tree/ (the built source tree, for XEN_SYS_SOURCE), logs/ and manifest.json (input pins,
-toolchain versions, output sha256s). A failed build leaves no output, only
+toolchain versions, output sha256s); --mode vm gives install/ (the guest libraries under
+/opt/qubes-xen/<version>-<rel>), logs/ and manifest.json. A failed build leaves no output, only
 <output>.failed-logs/. Finished builds are cached by the key of every input under
 $QXK_CACHE_DIR/xen-build (default /var/cache/qubes-xen-kit/xen-build).";
+
+const BUNDLE_EXAMPLES: &str = "Examples:
+  package-defs bundle xen -o qubes-xen-guest-4.17.6-6.tar.gz
+  package-defs bundle xen -o guest.tar.gz --xs target/release/xs --json
+
+In a template: tar -xzf qubes-xen-guest-<version>.tar.gz -C / (or -C ROOT), then
+cd /opt/qubes-xen/current && sha256sum -c share/qubes-xen/SHA256SUMS. Build programs against
+it with PKG_CONFIG_PATH=/opt/qubes-xen/current/lib/pkgconfig. share/qubes-xen/uninstall.list
+names every file and folder it installed (see the README).";
+
+#[derive(clap::Args)]
+struct BundleArgs {
+    /// A package of kind "xen".
+    package: String,
+    /// The tarball to write (written to a temporary file, then renamed).
+    #[arg(long, short)]
+    output: PathBuf,
+    /// The `xs` program to ship as bin/xs [default: `xs` beside this program].
+    #[arg(long)]
+    xs: Option<PathBuf>,
+    /// Parallel make jobs [default: the number of CPUs].
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Build cache folder [default: $QXK_CACHE_DIR/xen-build or /var/cache/qubes-xen-kit/xen-build].
+    #[arg(long)]
+    build_cache: Option<PathBuf>,
+    /// Neither use nor fill the build cache.
+    #[arg(long, conflicts_with = "build_cache")]
+    no_cache: bool,
+    /// Replace an existing tarball.
+    #[arg(long)]
+    replace: bool,
+    /// Print what was written as JSON.
+    #[arg(long)]
+    json: bool,
+}
 
 #[derive(clap::Args)]
 struct BuildArgs {
@@ -189,7 +231,8 @@ struct BuildArgs {
     /// Output folder [default: out/<package>-<version>-<rel>].
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Everything, or the hypervisor alone.
+    /// Everything, the hypervisor alone, or the guest libraries (libxenvchan's closure with
+    /// Qubes' VM series, under /opt/qubes-xen/<version>-<rel>).
     #[arg(long, value_enum, default_value_t = package_defs::build::Mode::Full)]
     mode: package_defs::build::Mode,
     /// Parallel make jobs [default: the number of CPUs].
@@ -538,6 +581,7 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Command::Bot(args) => run_bot(cli, args)?,
         Command::Build(args) => run_build(cli, args)?,
+        Command::Bundle(args) => run_bundle(cli, args)?,
         Command::Export(Export::Guix {
             channel,
             check,
@@ -765,6 +809,78 @@ fn run_build(cli: &Cli, a: &BuildArgs) -> Result<()> {
         for (f, h) in &m.outputs {
             println!("  {f:<8} {h}");
         }
+    }
+    Ok(())
+}
+
+/// `xs` beside this program (a cargo build puts the workspace's binaries in one folder).
+fn xs_beside_me() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot locate this program")?;
+    let xs = exe.with_file_name("xs");
+    if xs.is_file() {
+        return Ok(xs);
+    }
+    Err(qxk_cli::problem(format!(
+        "{}: not found; build it with `cargo build -p xenstore-client --features cli` or pass --xs PATH",
+        xs.display()
+    )))
+}
+
+fn run_bundle(cli: &Cli, a: &BundleArgs) -> Result<()> {
+    use package_defs::build;
+    use std::io::IsTerminal;
+    if a.output.exists() && !a.replace {
+        return Err(package_defs::bundle::BundleError::Exists {
+            path: a.output.clone(),
+        }
+        .into());
+    }
+    let xs = match &a.xs {
+        Some(x) if x.is_file() => x.clone(),
+        Some(x) => {
+            return Err(qxk_cli::problem(format!(
+                "{}: not found; expected the xs program (cargo build -p xenstore-client --features cli)",
+                x.display()
+            )))
+        }
+        None => xs_beside_me()?,
+    };
+    let defs = load(cli)?;
+    let mut opts = build::BuildOptions {
+        mode: build::Mode::Vm,
+        cache: if a.no_cache {
+            None
+        } else {
+            a.build_cache.clone().or_else(build::default_cache_dir)
+        },
+        progress: !cli.global.quiet && std::io::stderr().is_terminal(),
+        ..Default::default()
+    };
+    if let Some(j) = a.jobs {
+        opts.jobs = j;
+    }
+    let sources = sources(cli)?;
+    let work = tempfile::tempdir().context("cannot create a work folder")?;
+    let built = work.path().join("vm");
+    build::fetch_and_build(
+        &defs,
+        &a.package,
+        &sources,
+        &work.path().join("fetch"),
+        &opts,
+        &built,
+    )?;
+    let r = package_defs::bundle::write(&built, &xs, &a.output, a.replace)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else if !cli.global.quiet {
+        println!(
+            "{} ({} bytes, {} entries, sha256 {})",
+            r.file.display(),
+            r.bytes,
+            r.entries,
+            r.sha256
+        );
     }
     Ok(())
 }

@@ -310,6 +310,50 @@ fn parse_series_conf(path: &Path, text: &str) -> Result<Vec<VmPatch>, SpecError>
     Ok(out)
 }
 
+/// The flags the recipe passes to `./configure` (continuation lines joined), without the
+/// install paths (`--prefix`, `--sbindir`, `--libdir`, …), which a private prefix replaces.
+pub fn recipe_configure_flags(root: &Path, series: &VmSeries) -> Result<Vec<String>, SpecError> {
+    let path = root.join(&series.recipe);
+    let text = std::fs::read_to_string(&path).map_err(|source| SpecError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    configure_flags_in(&text).ok_or_else(|| SpecError::Invalid {
+        path,
+        message: "no `./configure` line found; expected the recipe's build() to run it".into(),
+    })
+}
+
+/// Words after `./configure` on its line and the `\`-continued lines after it.
+fn configure_flags_in(text: &str) -> Option<Vec<String>> {
+    const PATHS: [&str; 7] = [
+        "--prefix",
+        "--exec-prefix",
+        "--sbindir",
+        "--bindir",
+        "--libdir",
+        "--libexecdir",
+        "--includedir",
+    ];
+    let mut lines = text.lines();
+    let first = lines.find(|l| l.trim_start().starts_with("./configure"))?;
+    let mut words = Vec::new();
+    let mut line = first.trim_start().trim_start_matches("./configure");
+    loop {
+        let (body, more) = match line.trim_end().strip_suffix('\\') {
+            Some(b) => (b, true),
+            None => (line, false),
+        };
+        words.extend(body.split_whitespace().map(str::to_string));
+        if !more {
+            break;
+        }
+        line = lines.next().unwrap_or("");
+    }
+    words.retain(|w| !PATHS.iter().any(|p| w.split('=').next() == Some(*p)));
+    Some(words)
+}
+
 /// The VM-side series of a package's pinned Qubes data.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PinnedVmSeries {
@@ -420,6 +464,16 @@ mod tests {
         );
         assert!(e("x=1\n_patches=(\n  a.patch\n").contains(":2: `_patches=(` is never closed"));
         assert!(e(&RECIPE.replace("a.patch", "../a.patch")).contains("found `../a.patch`"));
+    }
+
+    #[test]
+    fn configure_flags_join_continuations_and_drop_install_paths() {
+        let text = "build() {\n  autoreconf\n  ./configure --prefix=/usr \\\n     --libdir=/usr/lib \\\n     --disable-pvshim \\\n     --disable-blktap2\n  make\n}\n";
+        assert_eq!(
+            configure_flags_in(text).unwrap(),
+            ["--disable-pvshim", "--disable-blktap2"]
+        );
+        assert_eq!(configure_flags_in("make\n"), None);
     }
 
     #[test]

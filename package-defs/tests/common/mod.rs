@@ -15,8 +15,10 @@ pub fn shipped() -> PathBuf {
     workspace().join("definitions")
 }
 
+/// `../shared/fixtures` beside the workspace, or under `QXK_SHARED_DIR` (as the real
+/// repositories' server finds them), so worktrees elsewhere run the same tests.
 pub fn fixtures() -> PathBuf {
-    workspace().join("../shared/fixtures")
+    test_servers::real::shared_dir().join("fixtures")
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {
