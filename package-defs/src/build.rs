@@ -427,15 +427,26 @@ impl Progress {
 }
 
 /// Runs one logged step; a failure names the step and its log.
+/// What every logged step of one build shares: its tree, log folder, limits and progress.
+struct StepCtx<'a> {
+    dir: &'a Path,
+    logs: &'a Path,
+    limits: Limits,
+    progress: &'a Progress,
+}
+
 fn step(
+    ctx: &StepCtx<'_>,
     name: &'static str,
     mut cmd: Cmd,
-    dir: &Path,
-    logs: &Path,
-    limits: Limits,
-    progress: &Progress,
     seconds: &mut std::collections::BTreeMap<String, f64>,
 ) -> Result<(), BuildError> {
+    let StepCtx {
+        dir,
+        logs,
+        limits,
+        progress,
+    } = *ctx;
     progress.step(name);
     let log = logs.join(format!("{name}.log"));
     let t = std::time::Instant::now();
@@ -650,6 +661,12 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
     progress.done();
 
     // 3. The hypervisor. Qubes' spec creates the EFI folder the install step copies into.
+    let ctx = StepCtx {
+        dir: &tree,
+        logs: &logs,
+        limits: opts.limits,
+        progress: &progress,
+    };
     let efi = tree.join("dist/install/boot/efi/efi").join(EFI_VENDOR);
     std::fs::create_dir_all(&efi).map_err(io(&efi, "create"))?;
     let mut c = env.command("make", &home);
@@ -663,7 +680,7 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
             "EXTRA_CFLAGS_XEN_CORE=-ffile-prefix-map={}=.",
             abs.display()
         ));
-    step("xen", c, &tree, &logs, opts.limits, &progress, &mut seconds)?;
+    step(&ctx, "xen", c, &mut seconds)?;
 
     // 4. The tools, configured with the definition's flags.
     if opts.mode == Mode::Full {
@@ -672,28 +689,12 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
         c.arg("--prefix=/usr")
             .args(&inputs.xen.configure_flags)
             .arg(format!("PYTHON={PYTHON}"));
-        step(
-            "configure",
-            c,
-            &tree,
-            &logs,
-            opts.limits,
-            &progress,
-            &mut seconds,
-        )?;
+        step(&ctx, "configure", c, &mut seconds)?;
         let mut c = env.command("make", &home);
         c.arg(format!("-j{}", opts.jobs))
             .arg("dist-tools")
             .arg(format!("PYTHON={PYTHON}"));
-        step(
-            "tools",
-            c,
-            &tree,
-            &logs,
-            opts.limits,
-            &progress,
-            &mut seconds,
-        )?;
+        step(&ctx, "tools", c, &mut seconds)?;
     }
 
     // 5. The output folder.
@@ -818,23 +819,12 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), BuildError> {
         .map(|_| ())
 }
 
-/// Copies a tree, keeping symlinks as links and the permission bits.
 fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
-    std::fs::create_dir_all(to).map_err(io(to, "create"))?;
-    for e in std::fs::read_dir(from).map_err(io(from, "read"))? {
-        let e = e.map_err(io(from, "read"))?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        let ft = e.file_type().map_err(io(&src, "stat"))?;
-        if ft.is_symlink() {
-            let target = std::fs::read_link(&src).map_err(io(&src, "read link"))?;
-            std::os::unix::fs::symlink(target, &dst).map_err(io(&dst, "create link"))?;
-        } else if ft.is_dir() {
-            copy_tree(&src, &dst)?;
-        } else {
-            copy_file(&src, &dst)?;
-        }
-    }
-    Ok(())
+    crate::fsutil::copy_tree(from, to).map_err(|e| BuildError::Io {
+        path: e.path,
+        what: e.what,
+        source: e.source,
+    })
 }
 
 /// Rewrites symlinks under `dir` that point into `root` by absolute path (Xen's

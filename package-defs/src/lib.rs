@@ -12,6 +12,7 @@ pub mod build;
 pub mod bundle;
 pub mod edit;
 pub mod fetch;
+mod fsutil;
 pub mod fuzzing;
 pub mod guix;
 pub mod load;

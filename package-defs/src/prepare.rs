@@ -154,23 +154,12 @@ fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> 
     }
 }
 
-/// Copies a tree, keeping symlinks as links and the executable bits.
 fn copy_tree(from: &Path, to: &Path) -> Result<(), PrepareError> {
-    std::fs::create_dir_all(to).map_err(io(to, "create"))?;
-    for e in std::fs::read_dir(from).map_err(io(from, "read"))? {
-        let e = e.map_err(io(from, "read"))?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        let ft = e.file_type().map_err(io(&src, "stat"))?;
-        if ft.is_symlink() {
-            let target = std::fs::read_link(&src).map_err(io(&src, "read link"))?;
-            std::os::unix::fs::symlink(target, &dst).map_err(io(&dst, "create link"))?;
-        } else if ft.is_dir() {
-            copy_tree(&src, &dst)?;
-        } else {
-            std::fs::copy(&src, &dst).map_err(io(&src, "copy"))?;
-        }
-    }
-    Ok(())
+    crate::fsutil::copy_tree(from, to).map_err(|e| PrepareError::Io {
+        path: e.path,
+        what: e.what,
+        source: e.source,
+    })
 }
 
 fn check_sha(path: &Path, pinned: &str) -> Result<(), PrepareError> {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     copy_tree, finish, input_pins, io, sha256_file, step, BuildError, BuildOptions, Environment,
-    InputPins, Inputs, Manifest, Mode, Progress, PYTHON, RECIPE_VERSION,
+    InputPins, Inputs, Manifest, Mode, Progress, StepCtx, PYTHON, RECIPE_VERSION,
 };
 use crate::model::Package;
 use crate::vm_series::{self, VmSeries};
@@ -211,31 +211,21 @@ pub(super) fn build_in(
     let libraries = libs_closure(&uselibs, &uselibs_path, VM_ROOT_LIBRARY)?;
 
     // 3. configure, the headers the libraries include, the libraries, their install.
+    let ctx = StepCtx {
+        dir: &tree,
+        logs: &logs,
+        limits: opts.limits,
+        progress: &progress,
+    };
     let mut c = env.command("./configure", &home);
     c.args(&pins.configure_flags)
         .arg(format!("PYTHON={PYTHON}"));
-    step(
-        "configure",
-        c,
-        &tree,
-        &logs,
-        opts.limits,
-        &progress,
-        &mut seconds,
-    )?;
+    step(&ctx, "configure", c, &mut seconds)?;
     let mut c = env.command("make", &home);
     c.arg(format!("-j{}", opts.jobs))
         .args(["-C", "tools/include"])
         .arg(format!("PYTHON={PYTHON}"));
-    step(
-        "include",
-        c,
-        &tree,
-        &logs,
-        opts.limits,
-        &progress,
-        &mut seconds,
-    )?;
+    step(&ctx, "include", c, &mut seconds)?;
     let dest = work.join("dest");
     let dest_abs = std::path::absolute(&dest).map_err(io(&dest, "resolve"))?;
     let libdir = dest.join(prefix.trim_start_matches('/')).join("lib");
@@ -254,24 +244,8 @@ pub(super) fn build_in(
             .arg(format!("PYTHON={PYTHON}"));
         c
     };
-    step(
-        "libs",
-        make_libs("subdirs-all"),
-        &tree,
-        &logs,
-        opts.limits,
-        &progress,
-        &mut seconds,
-    )?;
-    step(
-        "install",
-        make_libs("subdirs-install"),
-        &tree,
-        &logs,
-        opts.limits,
-        &progress,
-        &mut seconds,
-    )?;
+    step(&ctx, "libs", make_libs("subdirs-all"), &mut seconds)?;
+    step(&ctx, "install", make_libs("subdirs-install"), &mut seconds)?;
 
     // 4. What the recipe drops (static libraries), pkg-config files that carry the rpath, and
     //    the RUNPATH of every ELF file checked.
