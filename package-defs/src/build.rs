@@ -93,6 +93,17 @@ fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> 
     }
 }
 
+/// The NAR sha256 (Nix base32) of an installed tree, as the manifest records it.
+fn nar_of(tree: &Path) -> Result<String, BuildError> {
+    content_hash::nar_hash(tree)
+        .map(|h| h.to_nix_base32())
+        .map_err(|e| BuildError::Io {
+            path: tree.into(),
+            what: "NAR hash",
+            source: std::io::Error::other(e),
+        })
+}
+
 /// How long a build step may take: in total, and without printing anything.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -729,16 +740,7 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
         let dist = tree.join("dist/install");
         let install = staged.join("install");
         std::fs::rename(&dist, &install).map_err(io(&dist, "move the installed tree"))?;
-        outputs.insert(
-            "install".into(),
-            content_hash::nar_hash(&install)
-                .map_err(|e| BuildError::Io {
-                    path: install.clone(),
-                    what: "NAR hash",
-                    source: std::io::Error::other(e),
-                })?
-                .to_nix_base32(),
-        );
+        outputs.insert("install".into(), nar_of(&install)?);
         // The built tree, for xen-sys (XEN_SYS_SOURCE): headers of the patched tree and the
         // libraries of its tools build. Links into it are made relative so it can move.
         relative_links(&tree, &tree)?;

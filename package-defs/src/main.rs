@@ -197,6 +197,35 @@ cd /opt/qubes-xen/current && sha256sum -c share/qubes-xen/SHA256SUMS. Build prog
 it with PKG_CONFIG_PATH=/opt/qubes-xen/current/lib/pkgconfig. share/qubes-xen/uninstall.list
 names every file and folder it installed (see the README).";
 
+/// What `build` and `bundle` share: make's parallelism and the build cache.
+#[derive(clap::Args)]
+struct MakeArgs {
+    /// Parallel make jobs [default: the number of CPUs].
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Build cache folder [default: $QXK_CACHE_DIR/xen-build or /var/cache/qubes-xen-kit/xen-build].
+    #[arg(long)]
+    build_cache: Option<PathBuf>,
+    /// Neither use nor fill the build cache.
+    #[arg(long, conflicts_with = "build_cache")]
+    no_cache: bool,
+}
+
+impl MakeArgs {
+    fn apply(&self, opts: &mut package_defs::build::BuildOptions) {
+        opts.cache = if self.no_cache {
+            None
+        } else {
+            self.build_cache
+                .clone()
+                .or_else(package_defs::build::default_cache_dir)
+        };
+        if let Some(j) = self.jobs {
+            opts.jobs = j;
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct BundleArgs {
     /// A package of kind "xen".
@@ -207,15 +236,8 @@ struct BundleArgs {
     /// The `xs` program to ship as bin/xs [default: `xs` beside this program].
     #[arg(long)]
     xs: Option<PathBuf>,
-    /// Parallel make jobs [default: the number of CPUs].
-    #[arg(long, short)]
-    jobs: Option<usize>,
-    /// Build cache folder [default: $QXK_CACHE_DIR/xen-build or /var/cache/qubes-xen-kit/xen-build].
-    #[arg(long)]
-    build_cache: Option<PathBuf>,
-    /// Neither use nor fill the build cache.
-    #[arg(long, conflicts_with = "build_cache")]
-    no_cache: bool,
+    #[command(flatten)]
+    make: MakeArgs,
     /// Replace an existing tarball.
     #[arg(long)]
     replace: bool,
@@ -235,21 +257,14 @@ struct BuildArgs {
     /// Qubes' VM series, under /opt/qubes-xen/<version>-<rel>).
     #[arg(long, value_enum, default_value_t = package_defs::build::Mode::Full)]
     mode: package_defs::build::Mode,
-    /// Parallel make jobs [default: the number of CPUs].
-    #[arg(long, short)]
-    jobs: Option<usize>,
+    #[command(flatten)]
+    make: MakeArgs,
     /// Kill a step that prints nothing for this many seconds.
     #[arg(long, default_value_t = 600)]
     inactivity_timeout: u64,
     /// Kill a step that runs longer than this many seconds.
     #[arg(long, default_value_t = 10800)]
     step_timeout: u64,
-    /// Build cache folder [default: $QXK_CACHE_DIR/xen-build or /var/cache/qubes-xen-kit/xen-build].
-    #[arg(long)]
-    build_cache: Option<PathBuf>,
-    /// Neither use nor fill the build cache.
-    #[arg(long, conflicts_with = "build_cache")]
-    no_cache: bool,
     /// Replace an existing output folder.
     #[arg(long)]
     replace: bool,
@@ -787,18 +802,11 @@ fn run_build(cli: &Cli, a: &BuildArgs) -> Result<()> {
             inactivity: std::time::Duration::from_secs(a.inactivity_timeout),
             total: std::time::Duration::from_secs(a.step_timeout),
         },
-        cache: if a.no_cache {
-            None
-        } else {
-            a.build_cache.clone().or_else(build::default_cache_dir)
-        },
         replace: a.replace,
         progress: !cli.global.quiet && std::io::stderr().is_terminal(),
         ..Default::default()
     };
-    if let Some(j) = a.jobs {
-        opts.jobs = j;
-    }
+    a.make.apply(&mut opts);
     let sources = sources(cli)?;
     let work = tempfile::tempdir().context("cannot create a work folder")?;
     let m = build::fetch_and_build(&defs, &a.package, &sources, work.path(), &opts, &out)?;
@@ -848,17 +856,10 @@ fn run_bundle(cli: &Cli, a: &BundleArgs) -> Result<()> {
     let defs = load(cli)?;
     let mut opts = build::BuildOptions {
         mode: build::Mode::Vm,
-        cache: if a.no_cache {
-            None
-        } else {
-            a.build_cache.clone().or_else(build::default_cache_dir)
-        },
         progress: !cli.global.quiet && std::io::stderr().is_terminal(),
         ..Default::default()
     };
-    if let Some(j) = a.jobs {
-        opts.jobs = j;
-    }
+    a.make.apply(&mut opts);
     let sources = sources(cli)?;
     let work = tempfile::tempdir().context("cannot create a work folder")?;
     let built = work.path().join("vm");

@@ -261,6 +261,23 @@ impl GitClient {
         self
     }
 
+    /// `git fetch --depth 1 -- URL refspec` into `repo`, a spinner saying `what`. Shallow: only
+    /// the named trees are needed (Xen: ~8 MB instead of 127 MB of history), and a shallow
+    /// server silently sends no tag to a plain fetch into a full repository.
+    fn fetch_shallow(
+        &self,
+        repo: &BareRepo,
+        what: String,
+        extra: &[&str],
+        refspec: &str,
+    ) -> Result<Vec<u8>, GitError> {
+        let _bar = self.spinner(what);
+        let mut args = vec!["fetch", "--progress", "--no-tags", "--depth", "1"];
+        args.extend_from_slice(extra);
+        args.extend(["--", repo.url.as_str(), refspec]);
+        run_git(&args, Some(&repo.path), &repo.url, self.timeout)
+    }
+
     /// A spinner naming what is fetched; cleared when it is dropped, error or not.
     fn spinner(&self, what: String) -> indicatif::ProgressBar {
         if !self.progress {
@@ -362,23 +379,11 @@ impl GitClient {
             }
         }
         let spec = format!("+refs/tags/{tag}:refs/tags/{tag}");
-        let _bar = self.spinner(format!("git fetch tag {tag} from {}", repo.url));
-        // Shallow: only the tagged tree is needed (Xen: ~8 MB instead of 127 MB of history),
-        // and a shallow server silently sends no tag to a plain fetch into a full repository.
-        let r = run_git(
-            &[
-                "fetch",
-                "--progress",
-                "--no-tags",
-                "--depth",
-                "1",
-                "--",
-                &repo.url,
-                &spec,
-            ],
-            Some(&repo.path),
-            &repo.url,
-            self.timeout,
+        let r = self.fetch_shallow(
+            &repo,
+            format!("git fetch tag {tag} from {}", repo.url),
+            &[],
+            &spec,
         );
         if let Err(GitError::Failed { stderr, .. }) = &r {
             if stderr.contains("couldn't find remote ref") {
@@ -408,23 +413,11 @@ impl GitClient {
     /// are pruned and moved ones follow. For listing tags with their dates (the bump bot).
     pub fn fetch_all_tags(&self, url: &str) -> Result<BareRepo, GitError> {
         let repo = self.repo(url)?;
-        let _bar = self.spinner(format!("git fetch every tag of {}", repo.url));
-        let fetched = run_git(
-            &[
-                "fetch",
-                "--progress",
-                "--prune",
-                "--force",
-                "--no-tags",
-                "--depth",
-                "1",
-                "--",
-                &repo.url,
-                "+refs/tags/*:refs/tags/*",
-            ],
-            Some(&repo.path),
-            &repo.url,
-            self.timeout,
+        let fetched = self.fetch_shallow(
+            &repo,
+            format!("git fetch every tag of {}", repo.url),
+            &["--prune", "--force"],
+            "+refs/tags/*:refs/tags/*",
         );
         if let Err(e) = fetched {
             // A shallow fetch of a refspec that matches nothing fails without a word; a
@@ -451,21 +444,11 @@ impl GitClient {
             return Ok(repo);
         }
         let keep = format!("+{commit}:refs/pinned/{commit}");
-        let _bar = self.spinner(format!("git fetch commit {commit} from {}", repo.url));
-        run_git(
-            &[
-                "fetch",
-                "--progress",
-                "--no-tags",
-                "--depth",
-                "1",
-                "--",
-                &repo.url,
-                &keep,
-            ],
-            Some(&repo.path),
-            &repo.url,
-            self.timeout,
+        self.fetch_shallow(
+            &repo,
+            format!("git fetch commit {commit} from {}", repo.url),
+            &[],
+            &keep,
         )?;
         Ok(repo)
     }

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{
-    copy_tree, finish, input_pins, io, sha256_file, step, BuildError, BuildOptions, Environment,
-    InputPins, Inputs, Manifest, Mode, Progress, StepCtx, PYTHON, RECIPE_VERSION,
+    copy_tree, finish, input_pins, io, nar_of, sha256_file, step, BuildError, BuildOptions,
+    Environment, InputPins, Inputs, Manifest, Mode, Progress, StepCtx, PYTHON, RECIPE_VERSION,
 };
 use crate::model::Package;
 use crate::vm_series::{self, VmSeries};
@@ -272,16 +272,7 @@ pub(super) fn build_in(
     std::fs::create_dir_all(&staged).map_err(io(&staged, "create"))?;
     std::fs::rename(&dest, &install).map_err(io(&dest, "move the installed tree"))?;
     let mut outputs = BTreeMap::new();
-    outputs.insert(
-        "install".to_string(),
-        content_hash::nar_hash(&install)
-            .map_err(|e| BuildError::Io {
-                path: install.clone(),
-                what: "NAR hash",
-                source: std::io::Error::other(e),
-            })?
-            .to_nix_base32(),
-    );
+    outputs.insert("install".to_string(), nar_of(&install)?);
     for f in regular_files(&install)? {
         let rel = f.strip_prefix(&staged).unwrap_or(&f);
         outputs.insert(rel.to_string_lossy().into_owned(), sha256_file(&f)?);
