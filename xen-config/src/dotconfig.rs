@@ -39,6 +39,25 @@ impl Kconfig {
         }
     }
 
+    /// The symbol a `.config` line assigns, as conf finds it: an unknown name is recorded
+    /// (and marks the config changed), a second assignment warns as conf does.
+    fn assigned(
+        &mut self,
+        name: String,
+        rep: &mut ReadReport,
+        warn: &mut dyn FnMut(&mut ReadReport, String),
+    ) -> Option<usize> {
+        let Some(s) = self.find(&name) else {
+            self.changed = true;
+            rep.unknown_symbols.push(name);
+            return None;
+        };
+        if self.syms[s].flags & F_DEF_USER != 0 {
+            warn(rep, format!("override: reassigning to symbol {name}"));
+        }
+        Some(s)
+    }
+
     /// `conf_read_simple` of a buffer named `name` (for messages).
     fn read_simple(&mut self, name: &str, data: &[u8], rep: &mut ReadReport) {
         self.reset_user_values();
@@ -62,18 +81,10 @@ impl Kconfig {
                     continue;
                 }
                 let name_s = String::from_utf8_lossy(&rest[..sp]).into_owned();
-                let Some(s) = self.find(&name_s) else {
-                    self.changed = true;
-                    rep.unknown_symbols.push(name_s);
+                let Some(s) = self.assigned(name_s, rep, &mut |rep, msg| warn(rep, lineno, msg))
+                else {
                     continue;
                 };
-                if self.syms[s].flags & F_DEF_USER != 0 {
-                    warn(
-                        rep,
-                        lineno,
-                        format!("override: reassigning to symbol {name_s}"),
-                    );
-                }
                 if self.syms[s].typ == SymType::Bool {
                     self.syms[s].user_tri = Tri::No;
                     self.syms[s].flags |= F_DEF_USER;
@@ -91,18 +102,10 @@ impl Kconfig {
                         val = &val[..val.len() - 1];
                     }
                 }
-                let Some(s) = self.find(&name_s) else {
-                    self.changed = true;
-                    rep.unknown_symbols.push(name_s);
+                let Some(s) = self.assigned(name_s, rep, &mut |rep, msg| warn(rep, lineno, msg))
+                else {
                     continue;
                 };
-                if self.syms[s].flags & F_DEF_USER != 0 {
-                    warn(
-                        rep,
-                        lineno,
-                        format!("override: reassigning to symbol {name_s}"),
-                    );
-                }
                 if let Err(msg) = self.set_user_value(s, val) {
                     warn(rep, lineno, msg);
                     continue;
