@@ -25,35 +25,29 @@ fn directory<O: Ops>(o: &O, path: &str) -> io::Result<Vec<Box<str>>> {
         .collect())
 }
 
-impl Xs for Client {
-    fn directory(&self, path: &str) -> io::Result<Vec<Box<str>>> {
-        directory(self, path)
-    }
-    fn read(&self, path: &str) -> io::Result<Box<str>> {
-        utf8(Ops::read(self, path)?)
-    }
-    fn write(&self, path: &str, data: &str) -> io::Result<()> {
-        Ok(Ops::write(self, path, data.as_bytes())?)
-    }
-    fn rm(&self, path: &str) -> io::Result<()> {
-        Ok(Ops::rm(self, path)?)
-    }
+/// One body for both types: `Xs` is xenstore-rs's trait, so a blanket impl over `Ops` is not
+/// allowed (orphan rule); a macro keeps the two impls from drifting apart.
+macro_rules! impl_xs {
+    ($t:ty) => {
+        impl Xs for $t {
+            fn directory(&self, path: &str) -> io::Result<Vec<Box<str>>> {
+                directory(self, path)
+            }
+            fn read(&self, path: &str) -> io::Result<Box<str>> {
+                utf8(Ops::read(self, path)?)
+            }
+            fn write(&self, path: &str, data: &str) -> io::Result<()> {
+                Ok(Ops::write(self, path, data.as_bytes())?)
+            }
+            fn rm(&self, path: &str) -> io::Result<()> {
+                Ok(Ops::rm(self, path)?)
+            }
+        }
+    };
 }
 
-impl Xs for Transaction {
-    fn directory(&self, path: &str) -> io::Result<Vec<Box<str>>> {
-        directory(self, path)
-    }
-    fn read(&self, path: &str) -> io::Result<Box<str>> {
-        utf8(Ops::read(self, path)?)
-    }
-    fn write(&self, path: &str, data: &str) -> io::Result<()> {
-        Ok(Ops::write(self, path, data.as_bytes())?)
-    }
-    fn rm(&self, path: &str) -> io::Result<()> {
-        Ok(Ops::rm(self, path)?)
-    }
-}
+impl_xs!(Client);
+impl_xs!(Transaction);
 
 impl XsTransaction for Client {
     type Span = Transaction;
