@@ -160,17 +160,7 @@ pub fn run(
     run_git_env(args, &[], cwd, place, limits)
 }
 
-/// Run git; return stdout. `place` names the repo/URL in errors.
-pub(crate) fn run_git(
-    args: &[&str],
-    cwd: Option<&Path>,
-    place: &str,
-    limits: GitLimits,
-) -> Result<Vec<u8>, GitError> {
-    run_git_env(args, &[], cwd, place, limits)
-}
-
-/// [`run_git`] with extra environment variables, through `qxk-process` (hardened
+/// [`run`] with extra environment variables, through `qxk-process` (hardened
 /// environment, pipes drained concurrently, both limits).
 fn run_git_env(
     args: &[&str],
@@ -275,7 +265,7 @@ impl GitClient {
         let mut args = vec!["fetch", "--progress", "--no-tags", "--depth", "1"];
         args.extend_from_slice(extra);
         args.extend(["--", repo.url.as_str(), refspec]);
-        run_git(&args, Some(&repo.path), &repo.url, self.timeout)
+        run(&args, Some(&repo.path), &repo.url, self.timeout)
     }
 
     /// A spinner naming what is fetched; cleared when it is dropped, error or not.
@@ -308,7 +298,7 @@ impl GitClient {
     /// All tags at `url` (network I/O).
     pub fn ls_remote_tags(&self, url: &str) -> Result<Vec<RemoteTag>, GitError> {
         let real = self.rewrite(url);
-        let out = run_git(&["ls-remote", "--tags", &real], None, &real, self.timeout)?;
+        let out = run(&["ls-remote", "--tags", &real], None, &real, self.timeout)?;
         let mut tags: Vec<RemoteTag> = Vec::new();
         for line in String::from_utf8_lossy(&out).lines() {
             let Some((obj, rf)) = line.split_once('\t') else {
@@ -342,7 +332,7 @@ impl GitClient {
                 .join(format!("{}.tmp-{}", &key[..32], std::process::id()));
             let _ = std::fs::remove_dir_all(&tmp);
             let tmp_s = tmp.to_string_lossy().into_owned();
-            run_git(
+            run(
                 &["init", "--quiet", "--bare", &tmp_s],
                 None,
                 &tmp_s,
@@ -478,7 +468,7 @@ impl BareRepo {
     }
 
     fn git(&self, args: &[&str]) -> Result<Vec<u8>, GitError> {
-        run_git(args, Some(&self.path), &self.place(), self.local())
+        run(args, Some(&self.path), &self.place(), self.local())
     }
 
     /// The commit id `tag` peels to.
