@@ -26,7 +26,7 @@ use crate::model::{DataDef, Package, XenDef};
 use crate::prepare::{self, Headers, PrepareError};
 
 /// Bump when the steps, their environment or the output layout change: part of the cache key.
-pub const RECIPE_VERSION: u32 = 1;
+pub const RECIPE_VERSION: u32 = 2;
 
 /// `EFI_VENDOR` Qubes' spec builds with (`xen.efi` lands in `boot/efi/efi/qubes/`).
 pub const EFI_VENDOR: &str = "qubes";
@@ -597,8 +597,18 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
         if hit.join("manifest.json").is_file() {
             tracing::info!("build found in the cache: {}", hit.display());
             copy_tree(&hit, &staged)?;
-            // The copy's own logs are those of the build that made it.
-            let _ = std::fs::remove_dir_all(staged.join("logs"));
+            // The output's logs are those of the build that made these bytes, and say so.
+            let cached_logs = staged.join("logs");
+            if cached_logs.is_dir() {
+                std::fs::remove_dir_all(&logs).map_err(io(&logs, "replace"))?;
+                std::fs::rename(&cached_logs, &logs).map_err(io(&cached_logs, "move"))?;
+            }
+            let note = logs.join("from-cache.txt");
+            std::fs::write(
+                &note,
+                format!("copied from the build cache: {}\n", hit.display()),
+            )
+            .map_err(io(&note, "write"))?;
             return read_manifest(&staged);
         }
     }
@@ -801,6 +811,11 @@ fn store_in_cache(staged: &Path, cache: &Path, key: &str) {
     let r = std::fs::create_dir_all(cache)
         .map_err(io(cache, "create"))
         .and_then(|_| copy_tree(staged, &tmp))
+        // The logs (beside the staged output until it is installed) go with it.
+        .and_then(|_| match staged.parent().map(|w| w.join("logs")) {
+            Some(logs) if logs.is_dir() => copy_tree(&logs, &tmp.join("logs")),
+            _ => Ok(()),
+        })
         .and_then(|_| std::fs::rename(&tmp, &dest).map_err(io(&dest, "move into the cache")));
     if let Err(e) = r {
         let _ = std::fs::remove_dir_all(&tmp);

@@ -144,6 +144,17 @@ fn hypervisor_build_through_the_cli_with_a_broken_python_first_on_path() {
     let m2: serde_json::Value = serde_json::from_str(&stdout(&o2)).unwrap();
     assert_eq!(m2["outputs"], m["outputs"]);
     assert_eq!(m2["key"], m["key"]);
+    // With the logs of the build that made it, and a note that it came from the cache.
+    for f in ["logs/xen.log", "logs/patch.log"] {
+        assert_eq!(
+            std::fs::read(again.join(f)).unwrap(),
+            std::fs::read(out.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let note = std::fs::read_to_string(again.join("logs/from-cache.txt")).unwrap();
+    assert!(note.contains("copied from the build cache"), "{note}");
+    assert!(!out.join("logs/from-cache.txt").exists());
 
     // An existing output is refused, named, and left alone.
     let o3 = run(&out);
