@@ -75,3 +75,6 @@ pub const VCHAN_MARKER: &str = "QXK-VCHAN-GUEST";
 pub const BENCH_VCHAN_FILE: &str = "/qxk/expected/bench-vchan";
 /// Start of the console line with the benchmark's figures (guest uptimes, in seconds).
 pub const BENCH_MARKER: &str = "QXK-VCHAN-BENCH";
+/// The benchmark's rounds, in order (`c`: the C vchan-node1, `rs`: ours), alternated so
+/// that a burst of load on the shared host hits both alike.
+pub const BENCH_ROUNDS: &[&str] = &["c1", "rs1", "c2", "rs2", "c3", "rs3"];

@@ -766,9 +766,9 @@ fn image_check(rep: &mut Reporter, bundle: bool) -> BundleSeen {
     seen
 }
 
-/// The benchmark's dom0 side (scripts/bench-vchan.sh): the same 16 MiB written by the C
-/// `vchan-node1 server write` of the built tree, then by our server, both with the
-/// smallest rings (node1 asks for 0 bytes); the guest times its reader of each. Returns
+/// The benchmark's dom0 side (scripts/bench-vchan.sh): the same 16 MiB written, round after
+/// round, by the C `vchan-node1 server write` of the built tree or by our server, both with
+/// the smallest rings (node1 asks for 0 bytes); the guest times its reader of each. Returns
 /// the guest's figures line.
 fn bench_vchan(domid: &str, name: &str) -> Result<String> {
     use std::io::Write;
@@ -778,22 +778,23 @@ fn bench_vchan(domid: &str, name: &str) -> Result<String> {
     vchan::send(&mut bytes, 1)?;
     bytes.truncate(vchan::STREAM_BYTES);
     std::fs::write(data, &bytes)?;
-    let path = |implementation: &str| format!("/local/domain/{id}/data/qxk-bench-{implementation}");
     let node1 = format!("{}/vchan-node1", vm::BIN_DIR);
-    tool::run(
-        "sh",
-        &[
-            "-c",
-            &format!(
-                "{node1} server write {id} {} < {data} 2>/dev/null",
-                path("c")
-            ),
-        ],
-        Duration::from_secs(300),
-    )?;
-    let mut v = Vchan::server(id, &path("rs"), 0, 0)?;
-    v.write_all(&bytes).context("our vchan server's write")?;
-    drop(v);
+    for round in vm::BENCH_ROUNDS {
+        let path = format!("/local/domain/{id}/data/qxk-bench-{round}");
+        if round.starts_with('c') {
+            tool::run(
+                "sh",
+                &[
+                    "-c",
+                    &format!("{node1} server write {id} {path} < {data} 2>/dev/null"),
+                ],
+                Duration::from_secs(300),
+            )?;
+        } else {
+            let mut v = Vchan::server(id, &path, 0, 0)?;
+            v.write_all(&bytes).context("our vchan server's write")?;
+        }
+    }
     let start = Instant::now();
     loop {
         let console = console_of(name);

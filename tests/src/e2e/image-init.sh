@@ -24,23 +24,22 @@ if [ -x /qxk/bin/e2e-vchan ]; then
   domid=$($xs read domid 2>&1)
   e2e-vchan "/local/domain/$domid/data/qxk-vchan"
 fi
-# The benchmark (scripts/bench-vchan.sh): the C vchan-node1 of the same tree, then ours, each
-# reading what a dom0 server with the same (smallest) rings writes, into `wc -c`.
+# The benchmark (scripts/bench-vchan.sh): rounds of the C vchan-node1 of the same tree and of
+# ours, alternated, each reading what a dom0 server with the same (smallest) rings writes,
+# into `wc -c`.
 if [ -x /qxk/bin/vchan-node1 ]; then
-  for impl in c rs; do
-    p=/local/domain/$domid/data/qxk-bench-$impl
+  out=
+  for r in c1 rs1 c2 rs2 c3 rs3; do
+    p=/local/domain/$domid/data/qxk-bench-$r
     i=0
     until $xs read $p/event-channel >/dev/null 2>&1 || [ $i -ge 1200 ]; do sleep 0.1; i=$((i + 1)); done
     t0=$(cut -d' ' -f1 /proc/uptime)
-    if [ $impl = c ]; then
-      n=$(LD_LIBRARY_PATH=/opt/qubes-xen/current/lib vchan-node1 client read 0 $p 2>/dev/null | wc -c)
-    else
-      n=$(e2e-vchan --copy-out $p | wc -c)
-    fi
+    case $r in
+      c*) n=$(LD_LIBRARY_PATH=/opt/qubes-xen/current/lib vchan-node1 client read 0 $p 2>/dev/null | wc -c) ;;
+      *) n=$(e2e-vchan --copy-out $p | wc -c) ;;
+    esac
     t1=$(cut -d' ' -f1 /proc/uptime)
-    eval "${impl}_bytes=$n ${impl}_start=$t0 ${impl}_end=$t1"
+    out="$out ${r}_bytes=$n ${r}_start=$t0 ${r}_end=$t1"
   done
-  echo "QXK-VCHAN-BENCH c_bytes=$c_bytes c_start=$c_start c_end=$c_end rs_bytes=$rs_bytes rs_start=$rs_start rs_end=$rs_end"
+  echo "QXK-VCHAN-BENCH$out"
 fi
-sleep 1
-poweroff -f

@@ -203,6 +203,8 @@ mod tests {
             crate::inside::vchan::PATH_IN_HOME
         )));
         assert!(vm::BUNDLE_XS.starts_with(vm::BUNDLE_CURRENT));
+        assert!(IMAGE_INIT.contains(&format!("for r in {}; do", vm::BENCH_ROUNDS.join(" "))));
+        assert!(IMAGE_INIT.contains(&format!("echo \"{}$out\"", vm::BENCH_MARKER)));
         assert!(vm::BUNDLE_LIB.starts_with(vm::BUNDLE_CURRENT));
     }
 
