@@ -57,3 +57,24 @@ pub const EXPECTED_DIR: &str = "/qxk/expected";
 pub const EXPECTED_CONFIG: &str = "/qxk/expected/config";
 pub const EXPECTED_VERSION: &str = "/qxk/expected/version";
 pub const EXPECTED_BUILD_USER: &str = "/qxk/expected/build-user";
+
+/// The guest bundle's proof (issue 15), in a Qubes build's boot: present in dom0 when the
+/// template carries the bundle, holding the bundle's `<version>-<rel>`.
+pub const BUNDLE_VERSION_FILE: &str = "/qxk/expected/bundle-version";
+/// Where the bundle lives in the template (its `current` link).
+pub const BUNDLE_CURRENT: &str = "/opt/qubes-xen/current";
+/// The bundle's `xs`, which the template's init uses when present.
+pub const BUNDLE_XS: &str = "/opt/qubes-xen/current/bin/xs";
+/// The template's vchan client, linked with RUNPATH [`BUNDLE_LIB`].
+pub const VCHAN_CLIENT: &str = "/qxk/bin/e2e-vchan";
+pub const BUNDLE_LIB: &str = "/opt/qubes-xen/current/lib";
+/// Start of the console line the vchan client prints (see `inside::vchan`).
+pub const VCHAN_MARKER: &str = "QXK-VCHAN-GUEST";
+/// With the benchmark (scripts/bench-vchan.sh): present in dom0; the C `vchan-node1` of the
+/// built tree is in dom0 and in the template.
+pub const BENCH_VCHAN_FILE: &str = "/qxk/expected/bench-vchan";
+/// Start of the console line with the benchmark's figures (guest uptimes, in seconds).
+pub const BENCH_MARKER: &str = "QXK-VCHAN-BENCH";
+/// The benchmark's rounds, in order (`c`: the C vchan-node1, `rs`: ours), alternated so
+/// that a burst of load on the shared host hits both alike.
+pub const BENCH_ROUNDS: &[&str] = &["c1", "rs1", "c2", "rs2", "c3", "rs3"];

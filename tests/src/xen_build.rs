@@ -157,23 +157,61 @@ pub fn build_into(
 pub fn shared_full_build() -> Result<(PathBuf, build::Manifest), String> {
     static ONCE: std::sync::OnceLock<Result<(PathBuf, build::Manifest), String>> =
         std::sync::OnceLock::new();
-    ONCE.get_or_init(|| {
-        let r = real_inputs()?;
-        let (xen, data) = r.packages();
-        let out = crate::workspace_root()
-            .join("target/qxk-cache/qubes-xen")
-            .join(format!("{}-{}", xen.name, xen.version));
-        let i = inputs(&r, &xen, &data);
-        let key = build::key(&i, Mode::Full).map_err(|e| e.to_string())?;
-        if let Ok(m) = build::read_manifest(&out) {
-            if m.key == key {
-                return Ok((out, m));
-            }
+    ONCE.get_or_init(|| shared_build(Mode::Full, "")).clone()
+}
+
+/// The vm build (guest libraries) of the shipped `xen`, kept as [`shared_full_build`] keeps
+/// the full one, in `…/<package>-<version>-vm`.
+pub fn shared_vm_build() -> Result<(PathBuf, build::Manifest), String> {
+    static ONCE: std::sync::OnceLock<Result<(PathBuf, build::Manifest), String>> =
+        std::sync::OnceLock::new();
+    ONCE.get_or_init(|| shared_build(Mode::Vm, "-vm")).clone()
+}
+
+fn shared_build(mode: Mode, suffix: &str) -> Result<(PathBuf, build::Manifest), String> {
+    let r = real_inputs()?;
+    let (xen, data) = r.packages();
+    let out = crate::workspace_root()
+        .join("target/qxk-cache/qubes-xen")
+        .join(format!("{}-{}{suffix}", xen.name, xen.version));
+    let i = inputs(&r, &xen, &data);
+    let key = build::key(&i, mode).map_err(|e| e.to_string())?;
+    if let Ok(m) = build::read_manifest(&out) {
+        if m.key == key {
+            return Ok((out, m));
         }
-        let mut opts = options(Mode::Full);
-        opts.replace = true;
-        let m = build::build(&i, &opts, &out).map_err(|e| e.to_string())?;
-        Ok((out, m))
+    }
+    let mut opts = options(mode);
+    opts.replace = true;
+    let m = build::build(&i, &opts, &out).map_err(|e| e.to_string())?;
+    Ok((out, m))
+}
+
+/// The guest bundle of the shipped `xen` (`package-defs bundle`'s library call on
+/// [`shared_vm_build`]) with `xs` stripped of debug info, written into `dir`.
+pub fn guest_bundle(xs: &Path, dir: &Path) -> Result<crate::e2e::GuestBundle, String> {
+    let (build_dir, _) = shared_vm_build()?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let stripped = dir.join("xs");
+    let status = std::process::Command::new("strip")
+        .arg("--strip-debug")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(xs)
+        .status()
+        .map_err(|e| format!("strip: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "strip --strip-debug {} failed: {status}",
+            xs.display()
+        ));
+    }
+    let tarball = dir.join("qubes-xen-guest.tar.gz");
+    let report = package_defs::bundle::write(&build_dir, &stripped, &tarball, true)
+        .map_err(|e| e.to_string())?;
+    Ok(crate::e2e::GuestBundle {
+        tarball,
+        version: report.version,
+        xs: stripped,
     })
-    .clone()
 }

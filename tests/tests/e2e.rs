@@ -5,38 +5,11 @@
 //! builds with --disable-ocamltools). No QEMU, no packages, no network for the first
 //! staging: the tests fail, saying what is missing and how to get it (scripts/setup-debian.sh).
 
-use qxk_tests::e2e::{self, E2eConfig, Expected, Program, Run, XenSource};
-use qxk_tests::xen_build;
-use std::path::PathBuf;
+mod common;
+
+use common::{config, qubes_config};
+use qxk_tests::e2e::{self, E2eConfig, Run, XenSource};
 use std::sync::OnceLock;
-use std::time::Duration;
-
-fn program(name: &str, path: &str) -> Program {
-    Program {
-        name: name.to_string(),
-        path: PathBuf::from(path),
-    }
-}
-
-fn config(xen: XenSource, expected: Option<Expected>) -> E2eConfig {
-    let dom0 = env!("CARGO_BIN_EXE_e2e-dom0");
-    E2eConfig {
-        cache: e2e::default_cache(std::path::Path::new(dom0)),
-        dom0_programs: vec![
-            program("e2e-dom0", dom0),
-            program("xs", env!("CARGO_BIN_EXE_e2e-xs")),
-        ],
-        domu_programs: vec![
-            program("e2e-domu", env!("CARGO_BIN_EXE_e2e-domu")),
-            program("xs", env!("CARGO_BIN_EXE_e2e-xs")),
-        ],
-        image_programs: vec![program("xs", env!("CARGO_BIN_EXE_e2e-xs"))],
-        // Generous: software emulation on a shared 2-core machine.
-        timeout: Duration::from_secs(600),
-        xen,
-        expected,
-    }
-}
 
 fn boot_with(
     cell: &'static OnceLock<Result<Run, String>>,
@@ -57,32 +30,16 @@ fn boot_with(
     }
 }
 
-/// Qubes' build (from the build cache when its inputs are unchanged) and what it must show.
-fn qubes_config() -> Result<E2eConfig, String> {
-    let (out, m) = xen_build::shared_full_build()?;
-    let real = xen_build::real_inputs()?;
-    let qubes = std::fs::read(real.qubes_dir.join("config")).map_err(|e| e.to_string())?;
-    let expected = Expected {
-        config: xen_build::olddefconfig(&out.join("tree/xen"), &qubes)?,
-        version: m.version.split('-').next().unwrap_or_default().to_string(),
-        build_user: m.environment.xen_whoami.clone(),
-    };
-    Ok(config(
-        XenSource::Built {
-            out,
-            version: m.version.clone(),
-        },
-        Some(expected),
-    ))
-}
-
 fn debian_config() -> Result<E2eConfig, String> {
-    Ok(config(XenSource::Debian, None))
+    Ok(config(XenSource::Debian, None, None))
 }
 
 fn qubes_boot() -> &'static Run {
+    fn make() -> Result<E2eConfig, String> {
+        qubes_config(false)
+    }
     static RUN: OnceLock<Result<Run, String>> = OnceLock::new();
-    boot_with(&RUN, qubes_config)
+    boot_with(&RUN, make)
 }
 
 fn debian_boot() -> &'static Run {
@@ -149,6 +106,10 @@ mod qubes {
         domu_dom0_view => "domu/dom0-view",
         domu_destroy => "domu/destroy",
         image_template_domu_reads_its_name => "image/template-domu-name",
+        bundle_xs_reads_the_domu_name => "bundle/xs-name",
+        bundle_vchan_client_loads_only_bundle_libraries => "bundle/vchan-libs",
+        bundle_vchan_16_mib_dom0_to_domu => "bundle/vchan-dom0-to-domu",
+        bundle_vchan_16_mib_domu_to_dom0 => "bundle/vchan-domu-to-dom0",
     }
 }
 
@@ -184,4 +145,40 @@ mod debian {
         oxenstored_xs_cli => "oxenstored/xs-cli",
         oxenstored_load => "oxenstored/load",
     }
+}
+
+/// The bundle template's vchan client finds Xen's libraries only through its RUNPATH into
+/// the bundle (the guest check `bundle/vchan-libs` shows what it then maps).
+#[test]
+fn the_vchan_client_is_linked_to_load_xen_libraries_from_the_bundle() {
+    let bin = env!("CARGO_BIN_EXE_e2e-vchan");
+    let out = std::process::Command::new("readelf")
+        .args(["-d", bin])
+        .output()
+        .expect("readelf (binutils)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let runpaths: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("(RUNPATH)") || l.contains("(RPATH)"))
+        .collect();
+    assert_eq!(
+        runpaths.len(),
+        1,
+        "expected one RUNPATH and no RPATH in {bin}: {runpaths:?}"
+    );
+    assert!(
+        runpaths[0].contains("(RUNPATH)")
+            && runpaths[0].ends_with(&format!("[{}]", qxk_tests::vm::BUNDLE_LIB)),
+        "{bin}: {}, expected RUNPATH [{}]",
+        runpaths[0],
+        qxk_tests::vm::BUNDLE_LIB
+    );
+    let xen: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("(NEEDED)") && l.contains("[libxen"))
+        .collect();
+    assert!(
+        xen.len() == 1 && xen[0].contains("[libxenvchan.so."),
+        "{bin} needs {xen:?}, expected only libxenvchan (the bundle has no libxenctrl)"
+    );
 }

@@ -13,6 +13,8 @@ use xen_toolstack::{XenCtrl, XenLight, XenStore};
 
 use qxk_tests::inside::load::{self, Load};
 use qxk_tests::inside::tool::{self, T};
+use qxk_tests::inside::vchan;
+use xen_toolstack::vchan::Vchan;
 use xenstore_client::{Client, Ops};
 
 fn read_text(xs: &XenStore, path: &str) -> Result<Option<String>> {
@@ -600,10 +602,41 @@ fn unpack_template() -> Result<(String, u64, u64)> {
     Ok((img, meta.len(), meta.blocks() * 512))
 }
 
+/// What the image domU showed of the guest bundle (when the template carries it).
+#[derive(Default)]
+struct BundleSeen {
+    /// The name the domain was created with.
+    name: String,
+    /// The template init's marker line.
+    name_line: Option<String>,
+    /// The vchan client's line.
+    vchan_line: Option<String>,
+    /// dom0's server: what it sent and what it received, or why it failed.
+    server: Option<std::result::Result<(vchan::Transfer, vchan::Transfer), String>>,
+}
+
+/// dom0's end of the vchan: serves `domid` at its `vchan::PATH_IN_HOME`, sends a stream,
+/// receives one and acks it. The handle comes back too: dropping it closes the vchan,
+/// which must wait until the guest has read the ack.
+fn serve(domid: u32) -> Result<(vchan::Transfer, vchan::Transfer, Vchan)> {
+    use std::io::Write;
+    let path = format!("/local/domain/{domid}/{}", vchan::PATH_IN_HOME);
+    let mut v = Vchan::server(domid, &path, vchan::RING_BYTES, vchan::RING_BYTES)
+        .with_context(|| format!("vchan server for domain {domid} at {path}"))?;
+    let seed = u64::from_str_radix(&nonce()?.replace('-', "")[..16], 16)?;
+    let sent = vchan::send(&mut v, seed)?;
+    let got = vchan::receive(&mut v)?;
+    v.write_all(&[vchan::ACK])
+        .context("vchan write of the ack")?;
+    Ok((sent, got, v))
+}
+
 /// The Qubes template the host built with the `images` crate boots as a PV domU
 /// with its root.img as the disk (a loop device in dom0, served by blkback); its
-/// init reads the domain's own name with our `xs` and prints it.
-fn image_check(rep: &mut Reporter) {
+/// init reads the domain's own name with `xs` and prints it. With the guest bundle
+/// in the template, dom0 also serves the vchan its client connects to.
+fn image_check(rep: &mut Reporter, bundle: bool) -> BundleSeen {
+    let mut seen = BundleSeen::default();
     rep.run("image/template-domu-name", || {
         let (img, size, allocated) = unpack_template()?;
         ensure!(
@@ -636,6 +669,17 @@ fn image_check(rep: &mut Reporter) {
             tool::run("xl", &["create", "/tmp/qxk-image.cfg"], Duration::from_secs(120))?;
             let create_time = created.elapsed();
             let domid = tool::run("xl", &["domid", &name], T)?.trim().to_string();
+            seen.name = name.clone();
+            let server = if bundle {
+                let id: u32 = domid.parse().with_context(|| format!("xl domid printed {domid:?}"))?;
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let _ = tx.send(serve(id).map_err(|e| format!("{e:#}")));
+                });
+                Some(rx)
+            } else {
+                None
+            };
             let start = Instant::now();
             let line = loop {
                 let console = console_of(&name);
@@ -664,6 +708,38 @@ fn image_check(rep: &mut Reporter) {
                 vm::IMAGE_ROOT_DEV
             );
             let seen_after = start.elapsed();
+            seen.name_line = Some(line.clone());
+            // Kept open until the guest is done (it reads dom0's ack before closing).
+            let mut _open_vchan = None;
+            if let Some(rx) = server {
+                let start = Instant::now();
+                let limit = Duration::from_secs(300);
+                seen.vchan_line = loop {
+                    let console = console_of(&name);
+                    if let Some(l) = console.lines().find(|l| l.contains(vm::VCHAN_MARKER)) {
+                        break Some(l.trim_end().to_string());
+                    }
+                    if start.elapsed() > limit || console.contains("Kernel panic") {
+                        break None;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                };
+                let left = limit.saturating_sub(start.elapsed()).max(Duration::from_secs(5));
+                seen.server = Some(match rx.recv_timeout(left) {
+                    Ok(Ok((sent, got, v))) => {
+                        _open_vchan = Some(v);
+                        Ok((sent, got))
+                    }
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(format!("dom0's vchan server did not finish within {limit:?}")),
+                });
+                if Path::new(vm::BENCH_VCHAN_FILE).is_file() {
+                    let line = bench_vchan(&domid, &name)
+                        .unwrap_or_else(|e| format!("{} error={e:#}", vm::BENCH_MARKER));
+                    // On dom0's console, for the benchmark's host side.
+                    println!("{line}");
+                }
+            }
             // Its init powers off; on_poweroff = destroy removes the domain.
             let start = Instant::now();
             while tool::run_status("xl", &["domid", &name], T)?.0 {
@@ -686,6 +762,168 @@ fn image_check(rep: &mut Reporter) {
         let _ = tool::run_status("losetup", &["-d", "/dev/loop0"], T);
         let _ = std::fs::remove_file(&img);
         result
+    });
+    seen
+}
+
+/// The benchmark's dom0 side (scripts/bench-vchan.sh): the same 16 MiB written, round after
+/// round, by the C `vchan-node1 server write` of the built tree or by our server, both with
+/// the smallest rings (node1 asks for 0 bytes); the guest times its reader of each. Returns
+/// the guest's figures line.
+fn bench_vchan(domid: &str, name: &str) -> Result<String> {
+    use std::io::Write;
+    let id: u32 = domid.parse()?;
+    let data = "/tmp/qxk-bench.bin";
+    let mut bytes = Vec::new();
+    vchan::send(&mut bytes, 1)?;
+    bytes.truncate(vchan::STREAM_BYTES);
+    std::fs::write(data, &bytes)?;
+    let node1 = format!("{}/vchan-node1", vm::BIN_DIR);
+    for round in vm::BENCH_ROUNDS {
+        let path = format!("/local/domain/{id}/data/qxk-bench-{round}");
+        if round.starts_with('c') {
+            tool::run(
+                "sh",
+                &[
+                    "-c",
+                    &format!("{node1} server write {id} {path} < {data} 2>/dev/null"),
+                ],
+                Duration::from_secs(300),
+            )?;
+        } else {
+            let mut v = Vchan::server(id, &path, 0, 0)?;
+            v.write_all(&bytes).context("our vchan server's write")?;
+        }
+    }
+    let start = Instant::now();
+    loop {
+        let console = console_of(name);
+        if let Some(l) = console.lines().find(|l| l.contains(vm::BENCH_MARKER)) {
+            return Ok(l.trim_end().to_string());
+        }
+        ensure!(
+            start.elapsed() < Duration::from_secs(300),
+            "no {} line from the guest within 300 s",
+            vm::BENCH_MARKER
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `bytes` in `ms` (a number the guest printed) as MiB/s.
+fn rate(bytes: usize, ms: &str) -> String {
+    match ms.parse::<f64>() {
+        Ok(ms) if ms > 0.0 => format!(
+            "{:.1} MiB/s",
+            bytes as f64 / (1 << 20) as f64 / (ms / 1000.0)
+        ),
+        _ => format!("no rate: the guest printed {ms:?} ms"),
+    }
+}
+
+/// `key=value` fields of a marker line.
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or("")
+}
+
+/// The guest bundle's proof (issue 15) from what the image domU showed: its own name read
+/// with the bundle's `xs`, the vchan client's libxen* all mapped from the bundle, and one
+/// stream each way with equal checksums on both ends.
+fn bundle_checks(rep: &mut Reporter, seen: &BundleSeen) {
+    let version = std::fs::read_to_string(vm::BUNDLE_VERSION_FILE)
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    rep.run("bundle/xs-name", || {
+        let line = seen
+            .name_line
+            .as_deref()
+            .context("the image domU printed no name line (see image/template-domu-name)")?;
+        let (xs, name, rc) = (field(line, "xs"), field(line, "name"), field(line, "rc"));
+        ensure!(
+            xs == vm::BUNDLE_XS && name == seen.name && rc == "0",
+            "the template's init printed {line:?}, expected xs={} name={} rc=0",
+            vm::BUNDLE_XS,
+            seen.name
+        );
+        Ok(format!(
+            "{xs} read name printed {name} in the domU (its xenstore home)"
+        ))
+    });
+    let vchan_line = || -> Result<&str> {
+        let line = seen
+            .vchan_line
+            .as_deref()
+            .with_context(|| format!("the image domU printed no {} line", vm::VCHAN_MARKER))?;
+        let error = line.split_once(" error=").map(|(_, e)| e);
+        if let Some(e) = error {
+            bail!("the domU's vchan client failed: {e}");
+        }
+        Ok(line)
+    };
+    rep.run("bundle/vchan-libs", || {
+        let line = vchan_line()?;
+        let libs: Vec<&str> = field(line, "libs").split(',').filter(|l| !l.is_empty()).collect();
+        let dir = format!("/opt/qubes-xen/{version}/lib/");
+        let outside: Vec<&&str> = libs.iter().filter(|l| !l.starts_with(&dir)).collect();
+        ensure!(
+            outside.is_empty() && libs.iter().any(|l| l.contains("/libxenvchan.so.")),
+            "the domU's vchan client mapped {libs:?}; expected libxenvchan and every libxen* from {dir}"
+        );
+        Ok(format!("the domU's vchan client mapped {}", libs.join(", ")))
+    });
+    let server = || -> Result<&(vchan::Transfer, vchan::Transfer)> {
+        match &seen.server {
+            Some(Ok(t)) => Ok(t),
+            Some(Err(e)) => bail!("dom0's vchan server: {e}"),
+            None => bail!("dom0's vchan server never ran (see image/template-domu-name)"),
+        }
+    };
+    let mib = vchan::STREAM_BYTES >> 20;
+    rep.run("bundle/vchan-dom0-to-domu", || {
+        let line = vchan_line()?;
+        let (sent, _) = server()?;
+        let (bytes, sha, announced, ms) = (
+            field(line, "recv_bytes"),
+            field(line, "recv_sha256"),
+            field(line, "recv_announced"),
+            field(line, "recv_ms"),
+        );
+        ensure!(
+            bytes == sent.bytes.to_string() && sha == sent.sha256 && announced == sent.sha256,
+            "dom0 sent {} bytes with sha256 {}; the domU received {bytes} bytes with sha256 {sha} (announced {announced})",
+            sent.bytes,
+            sent.sha256
+        );
+        Ok(format!(
+            "{mib} MiB, sha256 {sha} on both ends; the domU read them in {ms} ms ({}); dom0's write took {} ms, the domU's boot and connect included",
+            rate(vchan::STREAM_BYTES, ms),
+            sent.elapsed.as_millis(),
+        ))
+    });
+    rep.run("bundle/vchan-domu-to-dom0", || {
+        let line = vchan_line()?;
+        let (_, got) = server()?;
+        let (bytes, sha, ms, ack) = (
+            field(line, "sent_bytes"),
+            field(line, "sent_sha256"),
+            field(line, "send_ms"),
+            field(line, "ack"),
+        );
+        let announced = got.announced.as_deref().unwrap_or_default();
+        ensure!(
+            bytes == got.bytes.to_string() && sha == got.sha256 && announced == got.sha256,
+            "the domU sent {bytes} bytes with sha256 {sha}; dom0 received {} bytes with sha256 {} (announced {announced})",
+            got.bytes,
+            got.sha256
+        );
+        ensure!(ack == "true", "the domU did not read dom0's ack byte (ack={ack})");
+        Ok(format!(
+            "{mib} MiB, sha256 {sha} on both ends; dom0 read them in {} ms ({:.1} MiB/s), the domU wrote in {ms} ms",
+            got.elapsed.as_millis(),
+            got.mib_per_s()
+        ))
     });
 }
 
@@ -791,7 +1029,11 @@ fn main() {
     xenstore_checks(&mut rep, vm::XENSTORED_C);
     xenbus_in_dom0_check(&mut rep);
     domu_checks(&mut rep);
-    image_check(&mut rep);
+    let bundle = Path::new(vm::BUNDLE_VERSION_FILE).is_file();
+    let seen = image_check(&mut rep, bundle);
+    if bundle {
+        bundle_checks(&mut rep, &seen);
+    }
     // Builds without the OCaml tools (Qubes' definition: --disable-ocamltools) have none.
     let has_oxenstored = std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(vm::XENSTORED_OCAML).is_file()));

@@ -14,6 +14,7 @@ use super::error::{E2eError, Result};
 use super::libs;
 use super::packages::Staged;
 use super::rootfs::Program;
+use super::GuestBundle;
 use crate::vm;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -31,24 +32,36 @@ const LOADER_MODULES: &[&str] = &[
     "fs/jbd2/jbd2.ko",
     "crypto/crc32c_generic.ko",
     "fs/ext4/ext4.ko",
+    // The vchan client's devices (/dev/xen/gntdev, /dev/xen/evtchn); they stay loaded
+    // after the switch to the image's root.
+    "drivers/xen/xen-evtchn.ko",
+    "drivers/xen/xen-gntdev.ko",
 ];
 
 /// Busybox applets the image's init calls (links in the tree: the image is mounted read-only).
-const APPLETS: &[&str] = &["sh", "mount", "grep", "cut", "sleep", "poweroff"];
+const APPLETS: &[&str] = &[
+    "sh", "mount", "grep", "cut", "tr", "wc", "sleep", "poweroff",
+];
 
 /// The image spec: the Qubes template layout (ESP, BIOS boot, ext4 root to the end),
-/// sized by `guess`, without a journal (a one-shot read-only root needs none).
-fn spec_text(name: &str) -> String {
+/// sized by `guess`, without a journal (a one-shot read-only root needs none); `add`
+/// unpacks tarballs over the root, as a template maintainer adds the guest bundle.
+fn spec_text(name: &str, add: &[PathBuf]) -> String {
+    let add: Vec<String> = add
+        .iter()
+        .map(|p| format!("{:?}", p.to_string_lossy()))
+        .collect();
     format!(
         r#"name = "{name}"
 type = "qubes-template"
 size = "guess"
 volatile-root = true
-root = {{ directory = "tree" }}
+root = {{ directory = "tree", add = [{}] }}
 
 [qubes]
 virt-mode = "pv"
-"#
+"#,
+        add.join(", ")
     )
 }
 
@@ -60,8 +73,9 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes the image's root tree under `tree`.
-fn tree(programs: &[Program], tree: &Path) -> Result<()> {
+/// Writes the image's root tree under `tree`. With the guest bundle, the tree gets none of
+/// the host's libxen* (the programs load the bundle's) and the libraries of the bundle's `xs`.
+fn tree(programs: &[Program], bundle: Option<&GuestBundle>, tree: &Path) -> Result<()> {
     let _ = fs::remove_dir_all(tree);
     for d in ["proc", "sys", "dev", "tmp", "sbin", "bin"] {
         fs::create_dir_all(tree.join(d)).map_err(E2eError::io(tree.join(d)))?;
@@ -81,8 +95,17 @@ fn tree(programs: &[Program], tree: &Path) -> Result<()> {
         copy(&p.path, &tree.join(rel))?;
         elves.push(p.path.clone());
     }
+    if let Some(b) = bundle {
+        elves.push(b.xs.clone());
+    }
     // Host libraries at their host paths, as the programs' loader looks for them.
     for lib in libs::resolve(&elves, &[])? {
+        let from_bundle = lib
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("libxen"));
+        if bundle.is_some() && from_bundle {
+            continue;
+        }
         let rel = lib.strip_prefix("/").unwrap_or(&lib);
         copy(&lib, &tree.join(rel))?;
     }
@@ -95,12 +118,17 @@ pub struct Template {
     pub disk_bytes: u64,
 }
 
-/// Builds the image in `dir` (tree, spec, output).
-pub fn build_template(programs: &[Program], dir: &Path) -> Result<Template> {
+/// Builds the image in `dir` (tree, spec with the bundle as `root.add`, output).
+pub fn build_template(
+    programs: &[Program],
+    bundle: Option<&GuestBundle>,
+    dir: &Path,
+) -> Result<Template> {
     fs::create_dir_all(dir).map_err(E2eError::io(dir))?;
-    tree(programs, &dir.join("tree"))?;
+    tree(programs, bundle, &dir.join("tree"))?;
     let spec_path = dir.join("image.toml");
-    let text = spec_text(vm::IMAGE_NAME);
+    let add: Vec<PathBuf> = bundle.iter().map(|b| b.tarball.clone()).collect();
+    let text = spec_text(vm::IMAGE_NAME, &add);
     fs::write(&spec_path, &text).map_err(E2eError::io(&spec_path))?;
     let spec = images::ImageSpec::load(&spec_path)?;
     let out = dir.join("out");
@@ -163,6 +191,23 @@ mod tests {
         assert!(IMAGE_INIT.contains(&format!("echo \"{} name=", vm::IMAGE_MARKER)));
     }
 
+    /// The init runs the bundle's `xs` and the vchan client where the harness puts them, at
+    /// the path dom0 serves.
+    #[test]
+    fn the_init_uses_the_bundle_paths_dom0_and_the_harness_use() {
+        assert!(IMAGE_INIT.contains(&format!("[ -x {} ] && xs={}", vm::BUNDLE_XS, vm::BUNDLE_XS)));
+        assert!(IMAGE_INIT.contains(&format!("[ -x {} ]", vm::VCHAN_CLIENT)));
+        assert!(vm::VCHAN_CLIENT.starts_with(vm::BIN_DIR));
+        assert!(IMAGE_INIT.contains(&format!(
+            "/local/domain/$domid/{}",
+            crate::inside::vchan::PATH_IN_HOME
+        )));
+        assert!(vm::BUNDLE_XS.starts_with(vm::BUNDLE_CURRENT));
+        assert!(IMAGE_INIT.contains(&format!("for r in {}; do", vm::BENCH_ROUNDS.join(" "))));
+        assert!(IMAGE_INIT.contains(&format!("echo \"{}$out\"", vm::BENCH_MARKER)));
+        assert!(vm::BUNDLE_LIB.starts_with(vm::BUNDLE_CURRENT));
+    }
+
     #[test]
     fn loader_modules_come_after_their_dependencies() {
         let pos = |m: &str| LOADER_MODULES.iter().position(|x| x.ends_with(m)).unwrap();
@@ -175,8 +220,12 @@ mod tests {
     /// (the guest's root device).
     #[test]
     fn the_spec_is_a_template_rooted_on_partition_3() {
-        let spec = images::ImageSpec::parse(&spec_text("t"), Path::new("t.toml"), Path::new("/x"))
-            .unwrap();
+        let spec = images::ImageSpec::parse(
+            &spec_text("t", &[PathBuf::from("/b/bundle.tar.gz")]),
+            Path::new("t.toml"),
+            Path::new("/x"),
+        )
+        .unwrap();
         assert_eq!(spec.partitions.len(), 3);
         assert!(spec.partitions[2].root);
         assert!(vm::IMAGE_ROOT_DEV.ends_with('3'));
@@ -184,5 +233,6 @@ mod tests {
             spec.root,
             images::spec::RootContent::Directory("/x/tree".into())
         );
+        assert_eq!(spec.add, [PathBuf::from("/b/bundle.tar.gz")]);
     }
 }

@@ -41,6 +41,22 @@ pub struct E2eConfig {
     pub xen: XenSource,
     /// What a Qubes build must show (its checks run only with this).
     pub expected: Option<Expected>,
+    /// The guest bundle the template carries (issue 15's proof); without it the template
+    /// carries our `xs` instead.
+    pub bundle: Option<GuestBundle>,
+    /// For scripts/bench-vchan.sh only: the C `vchan-node1` of the same tree, put into dom0
+    /// and the template (which needs the bundle) to time against our vchan.
+    pub bench_vchan_node1: Option<PathBuf>,
+}
+
+/// A guest bundle made by `package-defs bundle`, for the template's `root.add`.
+#[derive(Clone, Debug)]
+pub struct GuestBundle {
+    pub tarball: PathBuf,
+    /// Its `<version>-<rel>` (`opt/qubes-xen/<version>-<rel>/` in the tarball).
+    pub version: String,
+    /// The `xs` it packs: the template needs the host libraries it loads (glibc, libgcc_s).
+    pub xs: PathBuf,
 }
 
 /// Where the time went, for the report.
@@ -191,15 +207,29 @@ pub fn run(cfg: &E2eConfig) -> Result<Run> {
         .cache
         .join(format!("run-{}-{which}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(E2eError::io(&dir))?;
-    let dom0_programs = stripped(&cfg.dom0_programs, &dir.join("dom0-bin"))?;
+    let node1: Vec<Program> = cfg
+        .bench_vchan_node1
+        .iter()
+        .map(|p| Program {
+            name: "vchan-node1".into(),
+            path: p.clone(),
+        })
+        .collect();
+    let dom0_programs = stripped(
+        &[cfg.dom0_programs.clone(), node1.clone()].concat(),
+        &dir.join("dom0-bin"),
+    )?;
     let domu_programs = stripped(&cfg.domu_programs, &dir.join("domu-bin"))?;
     let domu_initrd = dir.join("domu.cpio");
     let dom0_initrd = dir.join("dom0.cpio");
     rootfs::domu(&staged, &domu_programs, &domu_initrd)?;
     let t_image = Instant::now();
-    let image_programs = stripped(&cfg.image_programs, &dir.join("image-bin"))?;
+    let image_programs = stripped(
+        &[cfg.image_programs.clone(), node1].concat(),
+        &dir.join("image-bin"),
+    )?;
     let image_dir = dir.join("image");
-    let template = image::build_template(&image_programs, &image_dir)?;
+    let template = image::build_template(&image_programs, cfg.bundle.as_ref(), &image_dir)?;
     let image_disk_bytes = template.disk_bytes;
     let loader = dir.join("image-loader.cpio");
     image::loader(&staged, &loader)?;
@@ -213,7 +243,11 @@ pub fn run(cfg: &E2eConfig) -> Result<Run> {
         &dom0_programs,
         &domu_initrd,
         &files,
-        cfg.expected.as_ref(),
+        &rootfs::Dom0Marks {
+            expected: cfg.expected.as_ref(),
+            bundle_version: cfg.bundle.as_ref().map(|b| b.version.as_str()),
+            bench_vchan: cfg.bench_vchan_node1.is_some(),
+        },
         &dom0_initrd,
     )?;
     let initramfs = t.elapsed();

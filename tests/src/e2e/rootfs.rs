@@ -132,15 +132,31 @@ fn upstream_tools(a: &mut Archive, s: &Path, elves: &mut Vec<PathBuf>) -> Result
     Ok(())
 }
 
+/// Files under [`vm::EXPECTED_DIR`] that tell dom0 which checks to run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Dom0Marks<'a> {
+    /// A Qubes build's boot.
+    pub expected: Option<&'a Expected>,
+    /// The template carries the guest bundle of this `<version>-<rel>`.
+    pub bundle_version: Option<&'a str>,
+    /// scripts/bench-vchan.sh's boot.
+    pub bench_vchan: bool,
+}
+
 /// dom0's initramfs, with the domU's kernel and initramfs inside, and the disk image.
 pub fn dom0(
     staged: &Staged,
     dom0_programs: &[Program],
     domu_initrd: &Path,
     image: &ImageFiles,
-    expected: Option<&Expected>,
+    marks: &Dom0Marks,
     out: &Path,
 ) -> Result<u64> {
+    let Dom0Marks {
+        expected,
+        bundle_version,
+        bench_vchan,
+    } = *marks;
     let mut a = Archive::new();
     base(&mut a, DOM0_INIT)?;
     if let Some(e) = expected {
@@ -160,6 +176,18 @@ pub fn dom0(
             e.build_user.clone(),
             0o644,
         );
+    }
+    if let Some(v) = bundle_version {
+        a.dir(vm::EXPECTED_DIR.trim_start_matches('/'));
+        a.bytes(
+            vm::BUNDLE_VERSION_FILE.trim_start_matches('/'),
+            v.to_string(),
+            0o644,
+        );
+    }
+    if bench_vchan {
+        a.dir(vm::EXPECTED_DIR.trim_start_matches('/'));
+        a.bytes(vm::BENCH_VCHAN_FILE.trim_start_matches('/'), "", 0o644);
     }
     let mut elves = Vec::new();
     if staged.layout == super::packages::Layout::Upstream {
