@@ -53,7 +53,14 @@ if ! why=$(curl -fsSL --connect-timeout 30 --speed-limit 1024 --speed-time 60 --
   echo "error: cannot read Debian unstable's package index $index_url (${why#curl: }); check the mirror and network, or set QXK_DEBIAN_MIRROR" >&2
   exit 1
 fi
-if ! xz -dc "$index" | grep -q '^Package: guix$'; then
+if ! xz -t "$index" 2>/dev/null; then
+  echo "error: Debian unstable's package index $index_url is not a valid xz file; check the mirror" >&2
+  exit 1
+fi
+# Count rather than `grep -q`: an early exit of grep makes xz die of SIGPIPE, and pipefail
+# would turn a found guix into a skip.
+found=$(xz -dc "$index" | grep -c '^Package: guix$' || true)
+if [ "${found:-0}" -eq 0 ]; then
   echo "skip: Debian's unstable archive at $mirror no longer serves the 'guix' package (not in $index_url); the Guix checks cannot run" >&2
   exit 3
 fi

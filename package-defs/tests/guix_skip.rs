@@ -73,10 +73,15 @@ fn an_unstable_index_without_guix_is_a_skip_before_any_debootstrap() {
 #[test]
 fn an_index_with_guix_goes_on_to_debootstrap() {
     let http = HttpServer::start().unwrap();
-    http.put(
-        &index_path(),
-        xz(format!("{WITHOUT_GUIX}{GUIX}").as_bytes()).unwrap(),
-    );
+    // guix first, then megabytes more, as in the real index: a reader that stops at the first
+    // match must not turn the writer's SIGPIPE into "not found".
+    let mut index = format!("{GUIX}{WITHOUT_GUIX}");
+    for i in 0..40_000 {
+        index.push_str(&format!(
+            "Package: filler-{i}\nVersion: 1.0-1\nArchitecture: all\nDescription: padding\n\n"
+        ));
+    }
+    http.put(&index_path(), xz(index.as_bytes()).unwrap());
     let cache = tempfile::tempdir().unwrap();
     let o = chroot_script(&http.url("/debian"), cache.path());
     let err = String::from_utf8_lossy(&o.stderr);

@@ -8,6 +8,13 @@ use std::process::{Command, Output};
 
 use crate::common::workspace;
 
+/// Says why the Guix checks are skipped where CI's log shows it: straight to the process's
+/// stderr, past libtest's capture (which hides `eprintln!` of a passing test).
+fn loud_skip(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: {why} ***\n");
+}
+
 /// A Guix chroot and a scratch folder inside it.
 pub struct Guix {
     pub root: PathBuf,
@@ -21,19 +28,14 @@ impl Guix {
         // `id -u` rather than libc: the tests do not link it otherwise.
         let uid = Command::new("id").arg("-u").output().ok()?;
         if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-            eprintln!(
-                "\n*** SKIPPED: the real-Guix checks need root (debootstrap, chroot, guix-daemon) ***\n"
-            );
+            loud_skip("the real-Guix checks need root (debootstrap, chroot, guix-daemon)");
             return None;
         }
         let o = Command::new(workspace().join("scripts/guix-chroot.sh"))
             .output()
             .expect("scripts/guix-chroot.sh runs");
         if o.status.code() == Some(3) {
-            eprintln!(
-                "\n*** SKIPPED: {} ***\n",
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
+            loud_skip(String::from_utf8_lossy(&o.stderr).trim());
             return None;
         }
         assert!(
