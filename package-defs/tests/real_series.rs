@@ -4,26 +4,14 @@
 //! expansion lists one `rpmuncompress FILE | patch` command per applied patch.
 
 mod common;
+use common::qubes_tags::{self, client, QUBES};
 use common::*;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use package_defs::spec;
-use source_fetch::{verify_git_tag, GitClient, PinnedKey, UrlRewrites};
 use test_servers::RealRepos;
-
-const QUBES: &str = "https://github.com/QubesOS/qubes-vmm-xen";
-
-/// A git client whose URLs go to the real repositories served on loopback.
-fn client(real: &RealRepos, cache: &Path) -> GitClient {
-    let mut rw = UrlRewrites::new();
-    for (from, to) in real.rewrites() {
-        rw.push(from, to);
-    }
-    GitClient::new(cache, rw, Duration::from_secs(120)).unwrap()
-}
 
 /// The patch files rpm applies, in order, for the Qubes tree at `tree`.
 fn rpm_series(tree: &Path, scratch: &Path) -> Vec<String> {
@@ -68,27 +56,9 @@ fn series_equals_rpms_autosetup_for_every_signed_tag() {
     let real = RealRepos::serve().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let git = client(&real, cache.path());
-    let key =
-        PinnedKey::from_file(&shipped().join("keys/0064428F455451B3EBE78A7F063938BA42CFA724.asc"))
-            .unwrap();
-    let mut tags: Vec<String> = git
-        .ls_remote_tags(QUBES)
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name)
-        .filter(|n| n.starts_with("v4.17") || n.starts_with("v4.19"))
-        .collect();
-    tags.sort();
     let out = tempfile::tempdir().unwrap();
     let (mut checked, mut with_dead, mut mixed_case) = (0, 0, 0);
-    for tag in &tags {
-        let bare = git.fetch_tag(QUBES, tag, None).unwrap();
-        let raw = bare.raw_tag_object(tag).unwrap();
-        verify_git_tag(&raw, std::slice::from_ref(&key), tag)
-            .unwrap_or_else(|e| panic!("{tag} is not signed by the Qubes key: {e}"));
-        let commit = bare.resolve_tag(tag).unwrap();
-        let tree = out.path().join(tag);
-        bare.checkout_tree(&commit, &tree).unwrap();
+    for (tag, tree) in qubes_tags::signed_stream_trees(&git, out.path()) {
         let scratch = tempfile::tempdir().unwrap();
         let rpm = rpm_series(&tree, scratch.path());
         let ours = spec::read_tree(&tree).unwrap_or_else(|e| panic!("{tag}: {e}"));
