@@ -4,36 +4,12 @@
 //! One test in this file on purpose: it redirects the process's stdout/stderr
 //! while it runs, and the harness must not be printing from another test then.
 
-use std::io::Read;
-use std::os::fd::AsRawFd;
+mod common;
+use common::capture_terminal;
+
 use std::path::Path;
 
 use xen_toolstack::{XenCtrl, XenEvtchn, XenGnttab, XenLight, XenStore};
-
-/// Runs `f` with fds 1 and 2 pointed at a temp file; returns its result and what was written.
-fn capture_terminal<T>(f: impl FnOnce() -> T) -> (T, String) {
-    let mut sink = tempfile::tempfile().expect("temp file");
-    // SAFETY: plain fd juggling; the saved fds are restored before returning.
-    let saved = unsafe { [libc::dup(1), libc::dup(2)] };
-    assert!(saved.iter().all(|&fd| fd >= 0), "dup failed");
-    unsafe {
-        libc::dup2(sink.as_raw_fd(), 1);
-        libc::dup2(sink.as_raw_fd(), 2);
-    }
-    let result = f();
-    unsafe {
-        libc::fflush(std::ptr::null_mut());
-        libc::dup2(saved[0], 1);
-        libc::dup2(saved[1], 2);
-        libc::close(saved[0]);
-        libc::close(saved[1]);
-    }
-    let mut text = String::new();
-    use std::io::Seek;
-    sink.rewind().expect("rewind");
-    sink.read_to_string(&mut text).expect("read capture");
-    (result, text)
-}
 
 #[test]
 fn every_open_fails_cleanly_without_a_hypervisor() {
