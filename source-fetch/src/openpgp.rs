@@ -620,6 +620,23 @@ fn check_self_signatures(
         validity.push(v);
         true
     });
+    // A subkey is only as good as its primary key: the primary's revocation or expiry ends the
+    // subkey's signatures too (revoking a compromised primary must not leave its subkeys live).
+    let primary = validity[0].clone();
+    for v in validity.iter_mut().skip(1) {
+        if v.hard_revoked.is_none() {
+            v.hard_revoked = primary.hard_revoked.clone();
+        }
+        if let Some((at, why)) = &primary.soft_revoked {
+            if v.soft_revoked.as_ref().is_none_or(|(t, _)| at < t) {
+                v.soft_revoked = Some((*at, format!("primary key: {why}")));
+            }
+        }
+        v.expires = match (v.expires, primary.expires) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
     if sha1 > 0 {
         warnings.push(format!(
             "OpenPGP key {origin} ({fp}): {sha1} self-signature(s) use SHA-1; accepted because the key is pinned by fingerprint"

@@ -220,6 +220,40 @@ fn a_revoked_key_signs_nothing() {
 }
 
 #[test]
+fn revoking_the_primary_key_ends_its_subkeys_signatures() {
+    let g = Gpg::new("ed25519");
+    let sub = g.add_signing_subkey(T0 + 60);
+    let sig = g.sign(&sub, T0 + HOUR, &[]);
+    assert_eq!(verify(&g.key(), &sig).unwrap().signing_fingerprint, sub);
+    // The primary key revoked (gpg's own certificate, no reason: compromised); the subkey
+    // itself carries no revocation.
+    let cert = g
+        .home
+        .path()
+        .join(format!("openpgp-revocs.d/{}.rev", g.primary));
+    let text = std::fs::read_to_string(&cert)
+        .unwrap()
+        .replace(":-----BEGIN", "-----BEGIN");
+    let rev = g.home.path().join("rev.asc");
+    std::fs::write(&rev, text).unwrap();
+    g.run(Some(T0 + DAY), &["--import", &rev.to_string_lossy()]);
+    refused(&g.key(), &sig, "revoked");
+}
+
+#[test]
+fn an_expired_primary_key_ends_its_subkeys_signatures() {
+    let g = Gpg::new("ed25519");
+    let sub = g.add_signing_subkey(T0 + 60);
+    let before = g.sign(&sub, T0 + HOUR, &[]);
+    let after = g.sign(&sub, T0 + 3 * DAY, &[]);
+    // Only the primary key gets an expiry (T0 + 2 days); the subkey has none of its own.
+    g.run(Some(T0 + DAY), &["--quick-set-expire", &g.primary, "1d"]);
+    let key = g.key();
+    assert_eq!(verify(&key, &before).unwrap().signing_fingerprint, sub);
+    refused(&key, &after, "expired");
+}
+
+#[test]
 fn a_compromised_subkey_signs_nothing_a_superseded_one_until_revoked() {
     let g = Gpg::new("ed25519");
     let compromised = g.add_signing_subkey(T0 + 60);
