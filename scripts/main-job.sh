@@ -44,8 +44,13 @@ else
     "${CARGO_TARGET_DIR:-target}/debug/examples/serve-real" >"$served" &
     server=$!
     trap 'kill $server 2>/dev/null; rm -f "$served"' EXIT
-    for _ in $(seq 100); do [ -s "$served" ] && break; sleep 0.1; done
-    env "$(head -n1 "$served")" "$pd" verify
+    for _ in $(seq 300); do [ -s "$served" ] && break; sleep 0.1; done
+    rewrite=$(head -n1 "$served")
+    if [ "${rewrite%%=*}" != PACKAGE_DEFS_URL_REWRITE ] || ! kill -0 "$server" 2>/dev/null; then
+      echo "error: the loopback server for $shared/fixtures/git did not start (cargo run -p test-servers --example serve-real)" >&2
+      exit 1
+    fi
+    env "$rewrite" "$pd" verify
     copies="every pin verified against the copies of the real repositories in $shared/fixtures/git"
   fi
 fi
@@ -56,7 +61,7 @@ echo "== Xen toolstack bindings"
 echo "== done"
 if ((${#unreachable[@]})); then
   echo "not checked (could not reach): ${unreachable[*]}"
-  [ -n "$copies" ] && echo "$copies"
+  if [ -n "$copies" ]; then echo "$copies"; fi
 else
   echo "every pin re-verified against upstream"
 fi
