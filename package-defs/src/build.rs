@@ -505,10 +505,12 @@ pub fn build(inputs: &Inputs<'_>, opts: &BuildOptions, out: &Path) -> Result<Man
     match result {
         Ok(manifest) => {
             let staged = work.join("out");
-            std::fs::rename(work.join("logs"), staged.join("logs"))
-                .map_err(io(&staged, "move the logs"))?;
-            install_output(&staged, out, opts.replace)?;
+            let installed = std::fs::rename(work.join("logs"), staged.join("logs"))
+                .map_err(io(&staged, "move the logs"))
+                .and_then(|_| install_output(&staged, out, opts.replace));
+            // Whatever happened, the work folder (a whole Xen tree) does not stay.
             let _ = std::fs::remove_dir_all(&work);
+            installed?;
             let _ = std::fs::remove_dir_all(&failed_logs);
             Ok(manifest)
         }
@@ -753,7 +755,7 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
         outputs.insert("install".into(), nar_of(&install)?);
         // The built tree, for xen-sys (XEN_SYS_SOURCE): headers of the patched tree and the
         // libraries of its tools build. Links into it are made relative so it can move.
-        relative_links(&tree, &tree)?;
+        relative_links(&tree)?;
         std::fs::rename(&tree, staged.join("tree")).map_err(io(&tree, "move the built tree"))?;
     }
     seconds.insert("collect".into(), t.elapsed().as_secs_f64());
@@ -846,7 +848,14 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
 
 /// Rewrites symlinks under `dir` that point into `root` by absolute path (Xen's
 /// `tools/include` makes such links) as relative ones.
-fn relative_links(dir: &Path, root: &Path) -> Result<(), BuildError> {
+fn relative_links(tree: &Path) -> Result<(), BuildError> {
+    // make writes the links with its canonical working directory: walk and compare with that,
+    // whatever relative or symlinked path the caller named the tree by.
+    let root = tree.canonicalize().map_err(io(tree, "resolve"))?;
+    relative_links_under(&root, &root)
+}
+
+fn relative_links_under(dir: &Path, root: &Path) -> Result<(), BuildError> {
     for e in std::fs::read_dir(dir).map_err(io(dir, "read"))? {
         let e = e.map_err(io(dir, "read"))?;
         let p = e.path();
@@ -867,7 +876,7 @@ fn relative_links(dir: &Path, root: &Path) -> Result<(), BuildError> {
                 std::os::unix::fs::symlink(&rel, &p).map_err(io(&p, "create link"))?;
             }
         } else if ft.is_dir() {
-            relative_links(&p, root)?;
+            relative_links_under(&p, root)?;
         }
     }
     Ok(())
@@ -931,15 +940,17 @@ mod tests {
 
     #[test]
     fn absolute_links_into_the_tree_become_relative() {
-        let d = tempfile::tempdir().unwrap();
-        let root = d.path().join("tree");
+        // Named by a relative path (as `-o out/...` gives), the links absolute as make writes them.
+        let d = tempfile::tempdir_in(".").unwrap();
+        let abs = d.path().canonicalize().unwrap().join("tree");
+        let root = Path::new(d.path().file_name().unwrap()).join("tree");
         std::fs::create_dir_all(root.join("tools/include/xen")).unwrap();
         std::fs::create_dir_all(root.join("xen/include/public")).unwrap();
         std::fs::write(root.join("xen/include/public/xen.h"), "x").unwrap();
         let link = root.join("tools/include/xen/xen.h");
-        std::os::unix::fs::symlink(root.join("xen/include/public/xen.h"), &link).unwrap();
+        std::os::unix::fs::symlink(abs.join("xen/include/public/xen.h"), &link).unwrap();
         std::os::unix::fs::symlink("/etc/hostname", root.join("outside")).unwrap();
-        relative_links(&root, &root).unwrap();
+        relative_links(&root).unwrap();
         assert_eq!(
             std::fs::read_link(&link).unwrap(),
             Path::new("../../../xen/include/public/xen.h")
