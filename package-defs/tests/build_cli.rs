@@ -167,3 +167,46 @@ fn hypervisor_build_through_the_cli_with_a_broken_python_first_on_path() {
     assert_eq!(e.lines().count(), 1, "{e}");
     assert!(out.join("manifest.json").is_file());
 }
+
+/// A step that fails (here xen-config's olddefconfig, a program that exits 1) stops the build
+/// with one error naming the step and its log; nothing is left where the output should be,
+/// no work folder stays, only `<output>.failed-logs/` with the log the error names.
+#[test]
+fn a_failed_step_leaves_only_its_logs_beside_the_output() {
+    let real = test_servers::RealRepos::serve().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let failing = tmp.path().join("xen-config");
+    std::fs::write(&failing, "#!/bin/sh\necho 'olddefconfig: boom' >&2\nexit 1\n").unwrap();
+    Command::new("chmod").arg("+x").arg(&failing).status().unwrap();
+    let parent = tmp.path().join("out");
+    let out = parent.join("xen-hv");
+    let o = bin()
+        .env("PACKAGE_DEFS_URL_REWRITE", real.rewrite_env())
+        .env("QXK_XEN_CONFIG", &failing)
+        .arg("--definitions")
+        .arg(shipped())
+        .arg("--cache")
+        .arg(tmp.path().join("downloads"))
+        .args(["build", "xen", "--mode", "hypervisor", "--no-cache", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{e}");
+    let first = e.lines().find(|l| l.starts_with("error: ")).unwrap_or_default();
+    assert!(first.contains("build step `olddefconfig` failed"), "{e}");
+    let logs = parent.join("xen-hv.failed-logs");
+    assert!(
+        first.contains(&logs.join("olddefconfig.log").display().to_string()),
+        "the error names the kept log: {e}"
+    );
+    assert!(e.contains("olddefconfig: boom"), "{e}");
+    assert!(!out.exists(), "no output");
+    assert!(logs.join("patch.log").is_file());
+    let mut left: Vec<String> = std::fs::read_dir(&parent)
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["xen-hv.failed-logs"], "no work folder left");
+}
