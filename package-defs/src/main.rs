@@ -889,15 +889,27 @@ fn run_bundle(cli: &Cli, a: &BundleArgs) -> Result<()> {
 /// In a repository with `.guix-authorizations` (on `base`), the bot must sign with a key
 /// that file lists.
 fn check_signing_key(repo: &std::path::Path, base: &str, key: Option<&str>) -> Result<()> {
-    let spec = format!("{base}:.guix-authorizations");
-    let out = qxk_process::Cmd::new("git")
-        .args(["show", &spec])
-        .current_dir(repo)
-        .timeout(std::time::Duration::from_secs(60))
-        .output()?;
-    if !out.status.success() {
+    let git = |args: &[&str]| {
+        qxk_process::Cmd::new("git")
+            .args(args)
+            .current_dir(repo)
+            .timeout(std::time::Duration::from_secs(60))
+            .run()
+    };
+    // Only a base without the file is "not an authenticated channel"; a base that does not
+    // resolve (or a git that fails) must not skip the check.
+    let commit = format!("{base}^{{commit}}");
+    git(&["rev-parse", "--verify", "--quiet", &commit]).map_err(|_| {
+        qxk_cli::usage(format!(
+            "--base {base}: no such commit in {}; name the branch the bumps start from",
+            repo.display()
+        ))
+    })?;
+    let listed = git(&["ls-tree", "--name-only", base, "--", ".guix-authorizations"])?;
+    if listed.stdout_lossy().trim().is_empty() {
         return Ok(());
     }
+    let out = git(&["show", &format!("{base}:.guix-authorizations")])?;
     let authorized = guix::authorized_fingerprints(&String::from_utf8_lossy(&out.stdout));
     let Some(key) = key else {
         anyhow::bail!(

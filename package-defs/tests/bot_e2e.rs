@@ -423,3 +423,23 @@ fn tag_discovery_honours_timeout_and_shares_the_update_cache() {
         "one bare repo per URL (Qubes, Xen): {mirrors:?}"
     );
 }
+
+/// A `--base` that does not resolve is one usage error before anything is fetched or
+/// committed: it must not read as "no .guix-authorizations here" and skip the key check.
+#[test]
+fn an_unknown_base_is_an_error_not_a_skipped_key_check() {
+    let w = world();
+    w.tag("4.17.5", "1");
+    let before = git(&w.channel, &["for-each-ref"]);
+    let o = w.run(SATURDAY, &["--base", "no-such-branch"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{e}");
+    assert!(
+        errors[0].contains("--base no-such-branch: no such commit"),
+        "{e}"
+    );
+    assert_eq!(git(&w.channel, &["for-each-ref"]), before);
+    assert!(!w.state_dir().join("state.json").exists());
+}

@@ -176,8 +176,16 @@ fn a_failed_step_leaves_only_its_logs_beside_the_output() {
     let real = test_servers::RealRepos::serve().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let failing = tmp.path().join("xen-config");
-    std::fs::write(&failing, "#!/bin/sh\necho 'olddefconfig: boom' >&2\nexit 1\n").unwrap();
-    Command::new("chmod").arg("+x").arg(&failing).status().unwrap();
+    std::fs::write(
+        &failing,
+        "#!/bin/sh\necho 'olddefconfig: boom' >&2\nexit 1\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&failing)
+        .status()
+        .unwrap();
     let parent = tmp.path().join("out");
     let out = parent.join("xen-hv");
     let o = bin()
@@ -193,7 +201,10 @@ fn a_failed_step_leaves_only_its_logs_beside_the_output() {
         .unwrap();
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(3), "{e}");
-    let first = e.lines().find(|l| l.starts_with("error: ")).unwrap_or_default();
+    let first = e
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default();
     assert!(first.contains("build step `olddefconfig` failed"), "{e}");
     let logs = parent.join("xen-hv.failed-logs");
     assert!(
