@@ -27,10 +27,16 @@ impl Repo {
     }
 
     pub fn branch_exists(&self, branch: &str) -> Result<bool, CommandError> {
+        Ok(self.branch_commit(branch)?.is_some())
+    }
+
+    /// The commit `branch` points to, or `None` when there is no such branch. Any other git
+    /// failure (a timeout, a broken repository) is an error, never "no branch".
+    pub fn branch_commit(&self, branch: &str) -> Result<Option<String>, CommandError> {
         let refname = format!("refs/heads/{branch}");
         match self.git(&self.root, &["rev-parse", "--verify", "--quiet", &refname]) {
-            Ok(_) => Ok(true),
-            Err(CommandError::Failed { .. }) => Ok(false),
+            Ok(c) => Ok(Some(c.trim().to_string())),
+            Err(CommandError::Failed { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -2,6 +2,7 @@
 //! the gate has passed and the bump is committed. Never forced. A branch whose push fails
 //! stays in `push.json` under the state folder, so the next run pushes it again.
 
+use crate::gitrepo::Repo;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -9,7 +10,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::lock::{LockError, RunLock};
-use crate::process;
 use crate::report::{Outcome, RunReport};
 
 const PUSH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -40,6 +40,9 @@ pub struct Pushed {
 pub enum PublishError {
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// Local git failed (not "no such branch"): the pending push stays for the next run.
+    #[error(transparent)]
+    Git(#[from] crate::process::CommandError),
     #[error("push state {}: {message}; delete it to forget pending pushes", path.display())]
     State { path: PathBuf, message: String },
     #[error("git push {remote} {branch}:{to} failed: {message}\nnothing was forced; the next run pushes {branch} again (fix the remote, or pull and rebase {to} onto it)")]
@@ -81,18 +84,10 @@ pub fn publish(
     let mut first_error = None;
     for branch in pending.branches.clone() {
         let to = target.to_branch.clone().unwrap_or_else(|| branch.clone());
-        let commit = match git(
-            repo,
-            &[
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                &format!("refs/heads/{branch}"),
-            ],
-        ) {
-            Ok(c) => c.trim().to_string(),
+        let commit = match Repo::new(repo).branch_commit(&branch)? {
+            Some(c) => c,
             // The branch was deleted by hand: nothing left to publish.
-            Err(_) => {
+            None => {
                 pending.branches.retain(|b| b != &branch);
                 save(&path, &pending)?;
                 continue;
@@ -168,12 +163,6 @@ fn push(repo: &Path, remote: &str, branch: &str, to: &str) -> Result<(), String>
         }
     }
     Err(last)
-}
-
-fn git(repo: &Path, args: &[&str]) -> Result<String, String> {
-    let mut cmd = Command::new("git");
-    cmd.args(args);
-    process::run(cmd, repo, PUSH_TIMEOUT).map_err(|e| e.to_string())
 }
 
 fn load(path: &Path) -> Result<Pending, PublishError> {
