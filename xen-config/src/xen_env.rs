@@ -52,7 +52,8 @@ pub fn xen_version(xen_dir: &Path, vendor_version: &str) -> Result<String> {
     })?;
     let get = |key: &str| -> Option<String> {
         text.lines().find_map(|l| {
-            let l = l.strip_prefix("export ").unwrap_or(l).trim();
+            let l = l.trim();
+            let l = l.strip_prefix("export ").unwrap_or(l).trim_start();
             let rest = l.strip_prefix(key)?;
             let rest = rest.trim_start();
             let val = rest

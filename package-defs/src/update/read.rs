@@ -64,31 +64,12 @@ pub fn read_hv_abi(upstream: &Path) -> Result<String, UpdateError> {
 /// and `XEN_EXTRAVERSION` (without `$(XEN_VENDORVERSION)`): `4.17.6`, or `4.19.0-rc` for a
 /// candidate (the Makefile carries no rc number).
 pub fn read_xen_version(upstream: &Path) -> Result<String, UpdateError> {
-    let path = upstream.join("xen/Makefile");
-    let text = xen_file(&path)?;
-    let get = |key: &str| {
-        text.lines().find_map(|l| {
-            let l = l.trim();
-            let rest = l.strip_prefix("export ").unwrap_or(l).strip_prefix(key)?;
-            let rest = rest.trim_start();
-            let v = rest
-                .strip_prefix("?=")
-                .or_else(|| rest.strip_prefix(":="))
-                .or_else(|| rest.strip_prefix('='))?;
-            Some(v.trim().replace("$(XEN_VENDORVERSION)", ""))
-        })
-    };
-    match (get("XEN_VERSION"), get("XEN_SUBVERSION")) {
-        (Some(v), Some(s)) => Ok(format!(
-            "{v}.{s}{}",
-            get("XEN_EXTRAVERSION").unwrap_or_default()
-        )),
-        _ => Err(UpdateError::Tree {
-            path,
-            message: "no `XEN_VERSION = N` and `XEN_SUBVERSION = N` lines; is this a Xen tree?"
-                .into(),
-        }),
-    }
+    let xen_dir = upstream.join("xen");
+    // xen-config's reader (what its olddefconfig sets XEN_VERSION from), vendor version empty.
+    xen_config::xen_env::xen_version(&xen_dir, "").map_err(|e| UpdateError::Tree {
+        path: xen_dir.join("Makefile"),
+        message: e.to_string(),
+    })
 }
 
 /// What `xen/Makefile` says for Xen `v` (see [`read_xen_version`]).
