@@ -249,18 +249,7 @@ pub fn parse<C: Parser + CommandFactory>() -> C {
 /// [`parse`] on given arguments (the first is the program name).
 pub fn parse_from<C: Parser + CommandFactory>(args: impl IntoIterator<Item = OsString>) -> C {
     let args: Vec<OsString> = args.into_iter().collect();
-    if let Some(kind) = wanted_generate(&args) {
-        let mut stdout = std::io::stdout().lock();
-        let code = match generate(kind, C::command(), &mut stdout).and_then(|()| stdout.flush()) {
-            Ok(()) => Exit::Ok,
-            Err(e) => {
-                eprint!(
-                    "{}",
-                    render_error(&anyhow::Error::new(e).context("--generate"))
-                );
-                Exit::Environment
-            }
-        };
+    if let Some(code) = serve_generate::<C>(&args) {
         std::process::exit(code as i32);
     }
     match C::try_parse_from(&args) {
@@ -274,6 +263,26 @@ pub fn parse_from<C: Parser + CommandFactory>(args: impl IntoIterator<Item = OsS
             });
         }
     }
+}
+
+/// Serves `--generate KIND` when `args` ask for it, before any parsing (it needs no
+/// subcommand or required argument); the exit status to end with, or `None` to go on. For
+/// binaries that parse on their own (`xs` keeps the C tools' exit codes).
+pub fn serve_generate<C: CommandFactory>(args: &[OsString]) -> Option<Exit> {
+    let kind = wanted_generate(args)?;
+    let mut stdout = std::io::stdout().lock();
+    Some(
+        match generate(kind, C::command(), &mut stdout).and_then(|()| stdout.flush()) {
+            Ok(()) => Exit::Ok,
+            Err(e) => {
+                eprint!(
+                    "{}",
+                    render_error(&anyhow::Error::new(e).context("--generate"))
+                );
+                Exit::Environment
+            }
+        },
+    )
 }
 
 fn wanted_generate(args: &[OsString]) -> Option<Generate> {

@@ -51,24 +51,18 @@ pub struct Cli {
 /// usage errors included), so scripts written for `xenstore-read` and friends keep working;
 /// errors print as every tool of the workspace prints them (`error: …`, no backtrace).
 pub fn main() -> std::process::ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Before parsing: `xs --generate bash` has no subcommand, which clap would refuse.
+    if let Some(exit) = qxk_cli::serve_generate::<Cli>(&args) {
+        return std::process::ExitCode::from(if exit == qxk_cli::Exit::Ok { 0 } else { 1 });
+    }
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
             return std::process::ExitCode::from(if e.use_stderr() { 1 } else { 0 });
         }
     };
-    if let Some(kind) = cli.global.generate {
-        use clap::CommandFactory;
-        let mut stdout = std::io::stdout().lock();
-        return match qxk_cli::generate(kind, Cli::command(), &mut stdout) {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => {
-                eprint!("{}", qxk_cli::render_error(&e.into()));
-                std::process::ExitCode::from(1)
-            }
-        };
-    }
     cli.global.init_logging();
     let mut stdout = std::io::stdout().lock();
     match run(cli, &mut stdout) {

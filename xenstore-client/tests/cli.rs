@@ -141,3 +141,22 @@ fn missing_daemon_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// `--generate` needs no subcommand (clap alone refuses `xs --generate ...` for want of one).
+#[test]
+fn completions_and_man_page_are_generated_without_a_subcommand() {
+    for (kind, want) in [("complete-bash", "_xs()"), ("man", ".TH xs")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xs"))
+            .args(["--generate", kind])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{kind}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(want), "{kind}: {text}");
+    }
+}
