@@ -141,6 +141,10 @@ pub trait CompleteConfig: std::fmt::Debug + Send + Sync {
         config: &Path,
         env: &Environment,
     ) -> Result<Vec<u8>, String>;
+
+    /// What identifies this completer in the build cache's key: another xen-config may
+    /// complete the same config differently, so its builds must not be reused.
+    fn identity(&self) -> String;
 }
 
 /// The `xen-config` program's `olddefconfig`, run in the build environment.
@@ -170,6 +174,15 @@ impl CompleteConfig for XenConfigProgram {
             .run()
             .map_err(|e| format!("{e} (is xen-config built? set QXK_XEN_CONFIG to its path)"))?;
         std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))
+    }
+
+    fn identity(&self) -> String {
+        // The program's bytes; one that cannot be read keys as its path (the build then
+        // fails at olddefconfig and caches nothing).
+        match content_hash::hash_file(&self.0) {
+            Ok((d, _)) => format!("xen-config program sha256:{}", d.to_hex()),
+            Err(_) => format!("xen-config program {}", self.0.display()),
+        }
     }
 }
 
@@ -387,18 +400,18 @@ fn key_of(
     tools: &std::collections::BTreeMap<String, String>,
     mode: Mode,
     package: &str,
+    completer: &str,
 ) -> String {
     let v = serde_json::json!({
         "recipe": RECIPE_VERSION,
         "package": package,
         "mode": mode,
+        "config_completer": completer,
         "inputs": pins,
         "environment": env,
         "toolchain": tools,
     });
-    content_hash::hash_reader(v.to_string().as_bytes())
-        .map(|(d, _)| d.to_hex())
-        .unwrap_or_default()
+    content_hash::Sha256Digest::of_bytes(v.to_string().as_bytes()).to_hex()
 }
 
 /// Progress on the terminal: one bar for the step list, the current step's last line.
@@ -570,8 +583,9 @@ fn install_output(staged: &Path, out: &Path, replace: bool) -> Result<(), BuildE
     Ok(())
 }
 
-/// The cache key of building `inputs` in `mode` here (it probes the toolchain's versions).
-pub fn key(inputs: &Inputs<'_>, mode: Mode) -> Result<String, BuildError> {
+/// The cache key of building `inputs` with `opts` here (it probes the toolchain's versions).
+pub fn key(inputs: &Inputs<'_>, opts: &BuildOptions) -> Result<String, BuildError> {
+    let mode = opts.mode;
     let env = Environment::new(inputs.source_date_epoch)?;
     let home = tempfile::tempdir().map_err(io(Path::new("/tmp"), "create a temp folder"))?;
     let tools = toolchain(&env, home.path());
@@ -581,6 +595,7 @@ pub fn key(inputs: &Inputs<'_>, mode: Mode) -> Result<String, BuildError> {
         &tools,
         mode,
         &inputs.package.name,
+        &opts.complete.identity(),
     ))
 }
 
@@ -592,7 +607,14 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
     std::fs::create_dir_all(&home).map_err(io(&home, "create"))?;
     let tools = toolchain(&env, &home);
     let pins = pins_for(inputs, opts.mode)?;
-    let key = key_of(&pins, &env, &tools, opts.mode, &inputs.package.name);
+    let key = key_of(
+        &pins,
+        &env,
+        &tools,
+        opts.mode,
+        &inputs.package.name,
+        &opts.complete.identity(),
+    );
     let staged = work.join("out");
 
     if let Some(hit) = opts.cache.as_ref().map(|c| c.join(&key)) {

@@ -156,6 +156,54 @@ fn hypervisor_build_through_the_cli_with_a_broken_python_first_on_path() {
     assert!(note.contains("copied from the build cache"), "{note}");
     assert!(!out.join("logs/from-cache.txt").exists());
 
+    // Another xen-config (here a wrapper around the same one) is another input: built anew,
+    // under another key, never the cached output.
+    let wrapper = tmp.path().join("other-xen-config");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nexec {} \"$@\"\n", xen_config().display()),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&wrapper)
+        .status()
+        .unwrap();
+    let third = tmp.path().join("out/xen-hv-other-config");
+    let o4 = bin()
+        .env("PACKAGE_DEFS_URL_REWRITE", real.rewrite_env())
+        .env("QXK_XEN_CONFIG", &wrapper)
+        .arg("--definitions")
+        .arg(shipped())
+        .arg("--cache")
+        .arg(&cache)
+        .args([
+            "build",
+            "xen",
+            "--mode",
+            "hypervisor",
+            "--json",
+            "--jobs",
+            "2",
+        ])
+        .arg("--build-cache")
+        .arg(&builds)
+        .arg("-o")
+        .arg(&third)
+        .output()
+        .unwrap();
+    assert!(o4.status.success(), "{}", stderr(&o4));
+    let m4: serde_json::Value = serde_json::from_str(&stdout(&o4)).unwrap();
+    assert_ne!(m4["key"], m["key"]);
+    assert!(
+        !third.join("logs/from-cache.txt").exists(),
+        "not from the cache"
+    );
+    assert_eq!(
+        m4["outputs"]["xen.gz"], m["outputs"]["xen.gz"],
+        "same xen.gz all the same"
+    );
+
     // An existing output is refused, named, and left alone.
     let o3 = run(&out);
     assert!(!o3.status.success());

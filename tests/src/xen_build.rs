@@ -25,6 +25,12 @@ impl CompleteConfig for XenConfigLibrary {
         let bytes = std::fs::read(config).map_err(|e| format!("{}: {e}", config.display()))?;
         olddefconfig(xen_dir, &bytes)
     }
+
+    fn identity(&self) -> String {
+        // The library linked into this test binary: its version (the tests rebuild it with the
+        // workspace, and a changed engine that completes differently fails xen_build's check).
+        format!("xen-config library {}", env!("CARGO_PKG_VERSION"))
+    }
 }
 
 /// xen-config's olddefconfig of `config` for the tree `xen_dir`.
@@ -175,14 +181,14 @@ fn shared_build(mode: Mode, suffix: &str) -> Result<(PathBuf, build::Manifest), 
         .join("target/qxk-cache/qubes-xen")
         .join(format!("{}-{}{suffix}", xen.name, xen.version));
     let i = inputs(&r, &xen, &data);
-    let key = build::key(&i, mode).map_err(|e| e.to_string())?;
+    let mut opts = options(mode);
+    opts.replace = true;
+    let key = build::key(&i, &opts).map_err(|e| e.to_string())?;
     if let Ok(m) = build::read_manifest(&out) {
         if m.key == key {
             return Ok((out, m));
         }
     }
-    let mut opts = options(mode);
-    opts.replace = true;
     let m = build::build(&i, &opts, &out).map_err(|e| e.to_string())?;
     Ok((out, m))
 }
