@@ -166,9 +166,7 @@ fn add_tree(dir: &Path, base: &str, out: &mut BTreeMap<String, Kind>) -> Result<
 }
 
 fn sha256(data: &[u8]) -> String {
-    content_hash::hash_reader(data)
-        .map(|(d, _)| d.to_hex())
-        .unwrap_or_default()
+    content_hash::Sha256Digest::of_bytes(data).to_hex()
 }
 
 /// The tarball's bytes and its manifest, for the vm build in `build_dir` and the `xs` binary.

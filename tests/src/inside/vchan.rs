@@ -5,7 +5,7 @@
 //! so the guest does not close while its last bytes are still in the ring.
 
 use anyhow::{ensure, Context, Result};
-use sha2::{Digest, Sha256};
+use content_hash::Sha256Hasher;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -57,7 +57,7 @@ pub fn send(w: &mut impl Write, seed: u64) -> Result<Transfer> {
         s => s,
     };
     let mut buf = vec![0u8; CHUNK];
-    let mut h = Sha256::new();
+    let mut h = Sha256Hasher::new();
     let start = Instant::now();
     let mut left = STREAM_BYTES;
     while left > 0 {
@@ -69,10 +69,11 @@ pub fn send(w: &mut impl Write, seed: u64) -> Result<Transfer> {
         left -= n;
     }
     let digest = h.finalize();
-    w.write_all(&digest).context("vchan write of the sha256")?;
+    w.write_all(digest.as_bytes())
+        .context("vchan write of the sha256")?;
     Ok(Transfer {
         bytes: STREAM_BYTES,
-        sha256: hex(&digest),
+        sha256: digest.to_hex(),
         announced: None,
         elapsed: start.elapsed(),
     })
@@ -81,7 +82,7 @@ pub fn send(w: &mut impl Write, seed: u64) -> Result<Transfer> {
 /// Receives [`STREAM_BYTES`] and the sha256 the sender announced after them.
 pub fn receive(r: &mut impl Read) -> Result<Transfer> {
     let mut buf = vec![0u8; CHUNK];
-    let mut h = Sha256::new();
+    let mut h = Sha256Hasher::new();
     let start = Instant::now();
     let mut got = 0;
     while got < STREAM_BYTES {
@@ -102,14 +103,10 @@ pub fn receive(r: &mut impl Read) -> Result<Transfer> {
         .with_context(|| format!("vchan read of the sender's sha256 after {got} bytes"))?;
     Ok(Transfer {
         bytes: got,
-        sha256: hex(&h.finalize()),
-        announced: Some(hex(&announced)),
+        sha256: h.finalize().to_hex(),
+        announced: Some(content_hash::Sha256Digest::from(announced).to_hex()),
         elapsed,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
