@@ -85,6 +85,15 @@ impl Output {
     }
 }
 
+/// The limit that stopped a program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// [`Cmd::timeout`]: it ran too long in all.
+    Total,
+    /// [`Cmd::inactivity_timeout`]: it printed nothing for too long.
+    Inactivity,
+}
+
 /// Why a program did not run to a successful end. Every variant names the command line.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -100,6 +109,8 @@ pub enum Error {
         command: String,
         /// "ran longer than 300 s" or "printed nothing for 60 s".
         reason: String,
+        /// Which limit ran out (for callers that advise differently on each).
+        limit: Limit,
         /// What it printed until then (stderr, or both streams when merged).
         output: String,
     },
@@ -373,11 +384,13 @@ impl Cmd {
                 program,
                 command,
                 reason,
+                limit,
                 output,
             }) => Err(Error::TimedOut {
                 program,
                 command,
                 reason,
+                limit,
                 output: full_log(output),
             }),
             Err(e) => Err(e),
@@ -463,11 +476,13 @@ impl Cmd {
                     Err(source) => Err(io(source)),
                     Ok(_) => {
                         let reason = limits.reason();
+                        let limit = limits.which();
                         tracing::debug!(%reason, "killed");
                         Err(Error::TimedOut {
                             program: self.program_name(),
                             command,
                             reason,
+                            limit,
                             output,
                         })
                     }
@@ -614,6 +629,14 @@ impl Limits {
             left = left.min((last + q).checked_duration_since(now)?);
         }
         (!left.is_zero()).then_some(left)
+    }
+
+    fn which(&self) -> Limit {
+        match (self.total, self.quiet) {
+            (Some(t), _) if self.started.elapsed() >= t => Limit::Total,
+            (_, Some(_)) => Limit::Inactivity,
+            _ => Limit::Total,
+        }
     }
 
     fn reason(&self) -> String {

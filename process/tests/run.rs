@@ -1,7 +1,7 @@
 //! The process layer against real programs (sh, cat, sleep): pipes, limits and messages.
 use std::time::{Duration, Instant};
 
-use qxk_process::{Cmd, Error};
+use qxk_process::{Cmd, Error, Limit};
 
 #[test]
 fn large_stdin_and_stdout_at_once_do_not_deadlock() {
@@ -30,7 +30,16 @@ fn total_timeout_kills() {
         .expect_err("must time out");
     assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     let msg = e.to_string();
-    assert!(matches!(e, Error::TimedOut { .. }), "{msg}");
+    assert!(
+        matches!(
+            e,
+            Error::TimedOut {
+                limit: Limit::Total,
+                ..
+            }
+        ),
+        "{msg}"
+    );
     assert!(
         msg.starts_with("`sleep 30` ran longer than 0.3 s, killed"),
         "{msg}"
@@ -46,6 +55,16 @@ fn inactivity_timeout_kills_a_silent_program_but_not_a_talking_one() {
         .run()
         .expect_err("must time out");
     let msg = e.to_string();
+    assert!(
+        matches!(
+            e,
+            Error::TimedOut {
+                limit: Limit::Inactivity,
+                ..
+            }
+        ),
+        "{msg}"
+    );
     assert!(msg.contains("printed nothing for 0.5 s, killed"), "{msg}");
     assert!(msg.ends_with(":\nworking\nalmost"), "{msg}");
     // 1.5 s in all, never 0.5 s without a line: it runs to the end.

@@ -187,10 +187,10 @@ fn run_git_env(
             place: place.to_owned(),
             stderr: git_message(&output),
         }),
-        Err(qxk_process::Error::TimedOut { reason, .. }) => Err(GitError::Timeout {
+        Err(qxk_process::Error::TimedOut { limit, .. }) => Err(GitError::Timeout {
             args: shown,
             place: place.to_owned(),
-            why: timeout_why(&reason, limits),
+            why: timeout_why(limit, limits),
         }),
         Err(qxk_process::Error::Spawn { source, .. } | qxk_process::Error::Io { source, .. }) => {
             Err(GitError::Spawn {
@@ -201,10 +201,9 @@ fn run_git_env(
     }
 }
 
-/// Which limit stopped git, in words that say what to do (`qxk-process` says "ran longer
-/// than …" for the total cap).
-fn timeout_why(reason: &str, limits: GitLimits) -> String {
-    if reason.starts_with("ran longer") {
+/// Which limit stopped git, in words that say what to do.
+fn timeout_why(limit: qxk_process::Limit, limits: GitLimits) -> String {
+    if limit == qxk_process::Limit::Total {
         format!(
             "still running after the total cap of {} s (raise it if the transfer is just slow)",
             limits.total.as_secs()
@@ -411,8 +410,10 @@ impl GitClient {
         );
         if let Err(e) = fetched {
             // A shallow fetch of a refspec that matches nothing fails without a word; a
-            // repository without tags is no error, and it has no tags to keep either.
-            if !self.ls_remote_tags(url)?.is_empty() {
+            // repository without tags is no error, and it has no tags to keep either. Any
+            // other failure (a timeout, a git that cannot start) is returned as it is, not
+            // asked again of the same server.
+            if !matches!(&e, GitError::Failed { .. }) || !self.ls_remote_tags(url)?.is_empty() {
                 return Err(e);
             }
             let cached = repo.for_each_tag("%(refname)")?;
