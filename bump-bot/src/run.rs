@@ -54,7 +54,7 @@ pub enum BotError {
     Git {
         repo: PathBuf,
         #[source]
-        source: CommandError,
+        source: Box<CommandError>,
     },
     #[error("reading the followed packages from {dir}: {message}")]
     Packages { dir: PathBuf, message: String },
@@ -108,7 +108,7 @@ pub fn run(
         repo.worktree(&branch, &cfg.base, &worktree)
             .map_err(|source| BotError::Git {
                 repo: cfg.repo.clone(),
-                source,
+                source: Box::new(source),
             })?;
         worktree.clone()
     };
