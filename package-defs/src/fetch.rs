@@ -442,31 +442,34 @@ impl Sources for GitSources {
     }
 
     fn source_date(&self, repo: &str, tag: Option<&str>, commit: &str) -> anyhow::Result<i64> {
-        let (bare, raw) = match tag {
-            // The tag was fetched (and its signature checked) already: the cache answers.
-            Some(tag) => {
-                let bare = self.git.fetch_tag(repo, tag, None)?;
-                let raw = bare.raw_tag_object(tag)?;
-                (bare, String::from_utf8_lossy(&raw).into_owned())
-            }
-            None => {
-                let bare = self.git.fetch_commit(repo, commit)?;
-                let raw = bare.raw_commit_object(commit)?;
-                (bare, String::from_utf8_lossy(&raw).into_owned())
-            }
+        let Some(tag) = tag else {
+            let bare = self.git.fetch_commit(repo, commit)?;
+            let raw = bare.raw_commit_object(commit)?;
+            return signature_time(&String::from_utf8_lossy(&raw), "committer ").ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: commit {commit} has no parsable `committer` line",
+                    bare.url()
+                )
+            });
         };
-        let field = if tag.is_some() {
-            "tagger "
-        } else {
-            "committer "
-        };
-        signature_time(&raw, field).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: the {} has no parsable `{field}` line",
-                bare.url(),
-                tag.map_or(format!("commit {commit}"), |t| format!("tag {t}"))
-            )
-        })
+        // The tag was fetched (and its signature checked) already: the cache answers. Its
+        // date counts only if it is the tag of `commit`.
+        let bare = self.git.fetch_tag(repo, tag, None)?;
+        let raw = bare.raw_tag_object(tag)?;
+        let t = source_fetch::TagObject::parse(&raw)
+            .map_err(|e| anyhow::anyhow!("{}: tag {tag}: {e}", bare.url()))?;
+        anyhow::ensure!(
+            t.object == commit,
+            "{}: tag {tag} names {}, expected the pinned commit {commit}",
+            bare.url(),
+            t.object
+        );
+        t.tagger
+            .and_then(|l| l.rsplit(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| {
+                anyhow::anyhow!("{}: tag {tag} has no parsable `tagger` line", bare.url())
+            })
     }
 }
 
