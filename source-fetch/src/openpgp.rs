@@ -404,17 +404,19 @@ pub fn verify_detached_reader<R: std::io::Read>(
 pub fn split_signed_tag(raw: &[u8]) -> Option<(&[u8], &[u8])> {
     const MARK: &[u8] = b"-----BEGIN PGP SIGNATURE-----";
     let mut pos = 0;
-    // The signature starts at a line beginning; search line by line like git does.
+    let mut last = None;
+    // The signature starts at a line beginning, and it is the last such line (git's
+    // parse_signed_buffer): a message may quote a signature block before the real one.
     while pos < raw.len() {
         if raw[pos..].starts_with(MARK) {
-            return Some((&raw[..pos], &raw[pos..]));
+            last = Some(pos);
         }
         match raw[pos..].iter().position(|&b| b == b'\n') {
             Some(n) => pos += n + 1,
             None => break,
         }
     }
-    None
+    last.map(|p| (&raw[..p], &raw[p..]))
 }
 
 /// Verify a git annotated tag object's embedded signature against the pinned `keys`.

@@ -384,3 +384,37 @@ fn the_real_keys_verify_the_real_tags_bound_to_their_names() {
         assert!(matches!(e, TagError::WrongObject { .. }), "{e}");
     }
 }
+
+/// A tag whose message quotes a signature block: the signature is the last such block, as git
+/// reads it. Oracle: `git verify-tag` on the same tag accepts it, and so must we.
+#[test]
+fn a_tag_message_quoting_a_signature_block_still_verifies() {
+    let g = Gpg::new("ed25519");
+    let repo = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=p@example.org"])
+            .args(["-c", &format!("user.signingkey={}", g.primary)])
+            .args(args)
+            .current_dir(repo.path())
+            .env("GNUPGHOME", g.home.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "c"]);
+    let message = "release v1\n\nas announced:\n-----BEGIN PGP SIGNATURE-----\nquoted, not ours\n-----END PGP SIGNATURE-----\n";
+    git(&["tag", "-s", "v1", "-m", message]);
+    git(&["verify-tag", "v1"]);
+    let commit = String::from_utf8(git(&["rev-parse", "v1^{commit}"])).unwrap();
+    let raw = git(&["cat-file", "tag", "v1"]);
+    let v = verify_signed_tag(&raw, "v1", commit.trim(), &[g.key()], "tag v1")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v.signing_fingerprint, g.primary);
+}
