@@ -41,11 +41,6 @@ pub fn olddefconfig(xen_dir: &Path, config: &[u8]) -> Result<Vec<u8>, String> {
     Ok(text.into_bytes())
 }
 
-/// `../shared` beside the workspace.
-pub fn shared() -> PathBuf {
-    crate::workspace_root().join("../shared")
-}
-
 /// The shipped definitions' `xen` package, fetched and verified by `package-defs` from the
 /// real repositories served on loopback under their real URLs.
 pub struct RealInputs {
@@ -113,7 +108,7 @@ pub fn real_inputs() -> Result<RealInputs, String> {
 /// rpm's own series for `tag` (`rpmspec -P`'s `%autosetup` expansion, in the fixtures):
 /// `NNNN file sha256` per patch, as the build manifest lists them.
 pub fn rpm_series(tag: &str) -> Result<Vec<String>, String> {
-    let p = shared()
+    let p = test_servers::real::shared_dir()
         .join("fixtures/qubes-vmm-xen")
         .join(tag)
         .join("patches.tsv");
