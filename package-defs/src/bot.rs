@@ -1,6 +1,6 @@
 //! The weekend bot on these definitions: [`bump_bot`] plans and commits, this
 //! module tells it what the definitions follow and performs each bump with the
-//! same pipeline as `package-defs update` ([`crate::pipeline::update`]).
+//! same pipeline as `package-defs update` ([`crate::update::pipeline::update`]).
 
 use std::path::Path;
 
@@ -8,11 +8,12 @@ use bump_bot::packages::BoxError;
 use bump_bot::{Followed, Packages};
 use upstream_tags::{QubesVersion, Stream};
 
-use crate::fetch::Sources;
-use crate::model::{Body, StreamRef};
-use crate::pipeline::{self, Outcome, Request};
+use crate::defs::model::{Body, StreamRef};
+use crate::export::guix;
+use crate::load_dir;
+use crate::sources::fetch::Sources;
 use crate::update;
-use crate::{guix, load_dir};
+use crate::update::pipeline::{self, Outcome, Request};
 
 /// Follows every package of kind `xen`; a bump rewrites it and its data package.
 pub struct DefinitionsPackages<'a> {

@@ -5,10 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use package_defs::fetch::GitSources;
-use package_defs::pipeline::{self, Outcome};
+use package_defs::export::guix;
+use package_defs::sources::fetch::GitSources;
+use package_defs::sources::verify;
+use package_defs::update::pipeline::{self, Outcome};
 use package_defs::update::{self, Allow};
-use package_defs::{guix, load_dir, verify, Body, Definitions, QubesVersion};
+use package_defs::{load_dir, Body, Definitions, QubesVersion};
 
 const EXAMPLES: &str = "Examples:
   package-defs update xen 4.17.4-6 --diff
@@ -459,12 +461,16 @@ fn run(cli: &Cli) -> Result<()> {
             if *vm_series {
                 let sources = sources(cli)?;
                 let work = tempfile::tempdir().context("cannot create a work folder")?;
-                let s =
-                    package_defs::vm_series::for_package(&defs, package, &sources, work.path())?;
+                let s = package_defs::defs::vm_series::for_package(
+                    &defs,
+                    package,
+                    &sources,
+                    work.path(),
+                )?;
                 if *json {
                     println!("{}", serde_json::to_string_pretty(&s)?);
                 } else {
-                    print!("{}", package_defs::vm_series::render(&s));
+                    print!("{}", package_defs::defs::vm_series::render(&s));
                 }
             } else if *json {
                 println!("{}", serde_json::to_string_pretty(p)?);
@@ -980,7 +986,7 @@ fn show_text(p: &package_defs::Package) -> String {
             );
             let _ = writeln!(s, "  data: {}", x.data);
             let u = &x.upstream;
-            let unpinned = package_defs::model::UNPINNED;
+            let unpinned = package_defs::defs::model::UNPINNED;
             let _ = writeln!(
                 s,
                 "  upstream ({} origin): {} {} {}\n    nar sha256 {}",
