@@ -4,7 +4,7 @@
 //!
 //! - `defs`: the definitions model (`model`, `version`), `load` (read and validate a folder),
 //!   `edit` and `txn` (rewrite files in place, swap them in atomically), and the readers of
-//!   Qubes' packaging tree (`spec`, `vm_series`);
+//!   Qubes' packaging tree (`spec`, `vm_series`); `show` is a package as text;
 //! - `sources`: `fetch` (the seam to source-fetch), `verify` (fetch every pin again and
 //!   compare) and `prepare` (the patched, configured tree);
 //! - `update`: plan a version bump (`read`, `hash`, `compare`, `write`, `report`), and
@@ -15,6 +15,9 @@
 //! - `bundle`: packs a vm build as a tarball for templates;
 //! - `export`: `export::guix` writes the Guix channel's modules;
 //! - `bot`: the weekend bump bot on these definitions.
+//!
+//! The `package-defs` binary is `main.rs` (parsing, dispatch) and one module per command
+//! under `commands/`, each a thin layer of arguments and printing over these modules.
 
 pub mod bot;
 pub mod build;
