@@ -1,16 +1,18 @@
 //! Throughput against one test xenstored in the same run: 10k reads and a recursive listing
 //! (`ls -r`: directory + read per node) of a 10k-node tree, for our client, `xenstore-rs`
-//! and the C libxenstore (a small C program compiled here with `cc`, kept running on one
-//! connection and timed internally, so neither process start-up nor the pipe that drives it
-//! is counted), plus the whole-process `xs ls -r` vs `xenstore-ls`.
+//! and the C libxenstore (a small C program compiled here with `cc`), plus the whole-process
+//! `xs ls -r` vs `xenstore-ls`.
 //!
-//! The host is shared, so the work is cut into small units (100 reads; the walk of one
-//! `/bench/K` subtree) and every contestant does unit 1, then every contestant unit 2, and
-//! so on, the order rotating: load from other jobs hits everyone alike. A pass is all
+//! Every client runs the same way: in a single-threaded process of its own (the C program,
+//! or this binary re-executed as a worker), on one connection for the whole run, timed
+//! inside that process, driven over a pipe one unit of work at a time (so neither start-up
+//! nor the pipe is counted). The test xenstored too has a process of its own, as a real
+//! xenstored does. The host is shared, so the work is cut into small units (100 reads; the
+//! walk of one `/bench/K` subtree) and every contestant does unit 1, then every contestant
+//! unit 2, and so on, the order rotating: other load hits everyone alike. A pass is all
 //! units; a figure is the median over passes of a pass's total, and the ratio to C is also
-//! given as the median of the per-unit ratios. The test xenstored runs in a process of its
-//! own (this binary re-executed), as a real xenstored does. Each line also gives the
-//! client's own CPU time per request, which other load hardly changes.
+//! given as the median of the per-unit ratios. Each line also gives the client process's
+//! CPU time per request.
 //!
 //! `cargo bench -p xenstore-client --bench xenstore [-- --smoke]` or
 //! `scripts/bench-xenstore.sh [--smoke]`; `--smoke` (or `QXK_BENCH_SMOKE=1`) runs a few
@@ -94,6 +96,8 @@ const DEFAULT_PASSES: usize = 3;
 const UNIT: usize = 100;
 /// Set in the re-executed child: the socket it serves on.
 const SERVE_ENV: &str = "XS_BENCH_SERVE";
+/// Set in a re-executed client worker: `ours` or `xenstore-rs`.
+const WORKER_ENV: &str = "XS_BENCH_WORKER";
 
 fn path(i: usize) -> String {
     format!("/bench/{}/{}", (i / UNIT) % 100, i % UNIT)
@@ -144,24 +148,15 @@ struct Sample {
     cpu: Duration,
 }
 
-/// CPU time of the calling thread (the in-process clients run on the main thread).
-fn thread_cpu() -> Duration {
+/// CPU time of this process (a worker: one thread, as the C program).
+fn process_cpu() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime only writes the timespec we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-fn timed(f: impl FnOnce()) -> Sample {
-    let (t, c) = (Instant::now(), thread_cpu());
-    f();
-    Sample {
-        wall: t.elapsed(),
-        cpu: thread_cpu() - c,
-    }
 }
 
 fn compile_c(dir: &Path) -> Option<PathBuf> {
@@ -178,24 +173,26 @@ fn compile_c(dir: &Path) -> Option<PathBuf> {
     st.success().then_some(bin)
 }
 
-/// The C program, one connection for the whole run; each unit is one line of commands.
-struct CClient {
+/// A client in a process of its own (the C program, or this binary as [`WORKER_ENV`]), one
+/// connection for the whole run; each unit is one line: `reads FIRST COUNT`, `ls PATH`, and
+/// for ours `read_many FIRST COUNT`, `ls_pipelined PATH`. It answers `wall_ns cpu_ns count`.
+struct Worker {
     child: std::process::Child,
     input: std::process::ChildStdin,
     output: BufReader<std::process::ChildStdout>,
 }
 
-impl CClient {
-    fn start(bin: &Path, sock: &Path) -> CClient {
-        let mut child = Command::new(bin)
+impl Worker {
+    fn start(mut cmd: Command, sock: &Path) -> Worker {
+        let mut child = cmd
             .env("XENSTORED_PATH", sock)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("run the C bench program");
+            .expect("start a bench client process");
         let input = child.stdin.take().expect("piped stdin");
         let output = BufReader::new(child.stdout.take().expect("piped stdout"));
-        CClient {
+        Worker {
             child,
             input,
             output,
@@ -203,23 +200,21 @@ impl CClient {
     }
 
     fn run(&mut self, command: &str, expect: usize) -> Sample {
-        writeln!(self.input, "{command}").expect("send a command to the C bench program");
+        writeln!(self.input, "{command}").expect("send a command to a bench client");
         let mut text = String::new();
         self.output
             .read_line(&mut text)
-            .expect("read from the C bench program");
+            .expect("read from a bench client");
         let nums: Vec<u64> = text
             .split_whitespace()
             .filter_map(|s| s.parse().ok())
             .collect();
         let [wall, cpu, count] = nums[..] else {
-            panic!(
-                "C bench program answered {text:?} to {command:?}, expected wall, cpu and count"
-            );
+            panic!("bench client answered {text:?} to {command:?}, expected wall, cpu and count");
         };
         assert_eq!(
             count as usize, expect,
-            "C bench: {command}: wrong node count"
+            "bench client: {command}: wrong node count"
         );
         Sample {
             wall: Duration::from_nanos(wall),
@@ -228,7 +223,7 @@ impl CClient {
     }
 }
 
-impl Drop for CClient {
+impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -305,6 +300,38 @@ fn serve(socket: &Path) {
     println!("ready");
     let _ = std::io::stdout().flush();
     let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+}
+
+/// The worker side for our client and xenstore-rs: the C program's loop, in Rust.
+fn worker(kind: &str) {
+    let ours = (kind == "ours").then(|| Client::open().expect("connect"));
+    let theirs = (kind == "xenstore-rs")
+        .then(|| xenstore_rs::unix::XsUnix::new().expect("xenstore-rs connects"));
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.expect("read a command");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let range = || -> std::ops::Range<usize> {
+            let first: usize = words[1].parse().expect("FIRST");
+            first..first + words[2].parse::<usize>().expect("COUNT")
+        };
+        let (t, c) = (Instant::now(), process_cpu());
+        let count = match (words[0], &ours, &theirs) {
+            ("reads", Some(o), _) => range().map(|i| Ops::read(o, &path(i)).unwrap()).count(),
+            ("reads", _, Some(r)) => range().map(|i| RsXs::read(r, &path(i)).unwrap()).count(),
+            ("read_many", Some(o), _) => {
+                let paths: Vec<String> = range().map(path).collect();
+                o.read_many(&paths).into_iter().map(|r| r.unwrap()).count()
+            }
+            ("ls", Some(o), _) => walk_ours(o, words[1]),
+            ("ls", _, Some(r)) => walk_rs(r, words[1]),
+            ("ls_pipelined", Some(o), _) => walk_ours_pipelined(o, words[1]),
+            _ => panic!("{kind} worker: unknown command {line:?}"),
+        };
+        let (wall, cpu) = (t.elapsed(), process_cpu() - c);
+        writeln!(out, "{} {} {count}", wall.as_nanos(), cpu.as_nanos()).expect("answer");
+        out.flush().expect("answer");
+    }
 }
 
 fn env_number(name: &str) -> Option<usize> {
@@ -388,6 +415,10 @@ fn main() {
         serve(Path::new(&socket));
         return;
     }
+    if let Ok(kind) = std::env::var(WORKER_ENV) {
+        worker(&kind);
+        return;
+    }
     let smoke = std::env::args().any(|a| a == "--smoke")
         || std::env::var("QXK_BENCH_SMOKE").is_ok_and(|v| !v.is_empty() && v != "0");
     let n = env_number("XS_BENCH_N").unwrap_or(if smoke { 300 } else { DEFAULT_N });
@@ -398,70 +429,65 @@ fn main() {
         .max(1);
     let server = ServerProcess::start();
     let sock = server.socket.clone();
-    let ours = Client::open_path(&sock).expect("connect");
-    ours.transact(|tx| {
-        for i in 0..n {
-            Ops::write(tx, &path(i), format!("value-{i}").as_bytes())?;
-        }
-        Ok(())
-    })
-    .expect("populate");
+    let populate = Client::open_path(&sock).expect("connect");
+    populate
+        .transact(|tx| {
+            for i in 0..n {
+                Ops::write(tx, &path(i), format!("value-{i}").as_bytes())?;
+            }
+            Ok(())
+        })
+        .expect("populate");
+    drop(populate);
     let tree_nodes = 1 + dirs + n; // /bench, its directories, the leaves
     std::env::set_var("XENSTORED_PATH", &sock);
-    let theirs = xenstore_rs::unix::XsUnix::new().expect("xenstore-rs connects");
     let dir = tempfile::tempdir().expect("tempdir");
     let c_bin = compile_c(dir.path());
+    // Every client in a single-threaded process of its own, driven the same way.
+    let own = std::env::current_exe().expect("own path");
+    let rust_worker = |kind: &str| {
+        let mut cmd = Command::new(&own);
+        cmd.env(WORKER_ENV, kind);
+        std::cell::RefCell::new(Worker::start(cmd, &sock))
+    };
+    let (ours, theirs) = (rust_worker("ours"), rust_worker("xenstore-rs"));
     let c_client = c_bin
         .as_deref()
-        .map(|b| std::cell::RefCell::new(CClient::start(b, &sock)));
+        .map(|b| std::cell::RefCell::new(Worker::start(Command::new(b), &sock)));
     // `xs` is built next to this bench's own directory (target/PROFILE/deps/..).
     let xs_bin = std::env::current_exe()
         .ok()
         .and_then(|e| Some(e.parent()?.parent()?.join("xs")))
         .filter(|p| p.is_file());
 
-    let unit_paths: Vec<Vec<String>> = (0..dirs)
-        .map(|u| (u * UNIT..(u + 1) * UNIT).map(path).collect())
-        .collect();
     let subtree = |u: usize| format!("/bench/{u}");
+    let reads_of = |w: &std::cell::RefCell<Worker>, cmd: &str, u: usize| {
+        w.borrow_mut()
+            .run(&format!("{cmd} {} {UNIT}", u * UNIT), UNIT)
+    };
+    let ls_of = |w: &std::cell::RefCell<Worker>, cmd: &str, u: usize| {
+        w.borrow_mut().run(&format!("{cmd} {}", subtree(u)), UNIT)
+    };
     let mut reads: Vec<Contestant> = vec![
         (
             "xenstore-client (ours)",
-            Box::new(|u| {
-                timed(|| {
-                    (u * UNIT..(u + 1) * UNIT)
-                        .for_each(|i| drop(Ops::read(&ours, &path(i)).unwrap()))
-                })
-            }),
+            Box::new(|u| reads_of(&ours, "reads", u)),
         ),
-        (
-            "xenstore-rs",
-            Box::new(|u| {
-                timed(|| {
-                    (u * UNIT..(u + 1) * UNIT)
-                        .for_each(|i| drop(RsXs::read(&theirs, &path(i)).unwrap()))
-                })
-            }),
-        ),
+        ("xenstore-rs", Box::new(|u| reads_of(&theirs, "reads", u))),
         (
             "xenstore-client pipelined read_many",
-            Box::new(|u| {
-                timed(|| assert!(ours.read_many(&unit_paths[u]).iter().all(|r| r.is_ok())))
-            }),
+            Box::new(|u| reads_of(&ours, "read_many", u)),
         ),
     ];
     let mut listings: Vec<Contestant> = vec![
         (
             "xenstore-client (ours)",
-            Box::new(|u| timed(|| assert_eq!(walk_ours(&ours, &subtree(u)), UNIT))),
+            Box::new(|u| ls_of(&ours, "ls", u)),
         ),
-        (
-            "xenstore-rs",
-            Box::new(|u| timed(|| assert_eq!(walk_rs(&theirs, &subtree(u)), UNIT))),
-        ),
+        ("xenstore-rs", Box::new(|u| ls_of(&theirs, "ls", u))),
         (
             "xenstore-client pipelined (xs ls)",
-            Box::new(|u| timed(|| assert_eq!(walk_ours_pipelined(&ours, &subtree(u)), UNIT))),
+            Box::new(|u| ls_of(&ours, "ls_pipelined", u)),
         ),
     ];
     let mut processes: Vec<Contestant> = Vec::new();
@@ -496,22 +522,13 @@ fn main() {
             reads.insert(
                 1,
                 (
-                    "libxenstore (C, in-process)",
-                    Box::new(move |u| {
-                        c.borrow_mut()
-                            .run(&format!("reads {} {UNIT}", u * UNIT), UNIT)
-                    }),
+                    "libxenstore (C)",
+                    Box::new(move |u| reads_of(c, "reads", u)),
                 ),
             );
-            listings.insert(
-                1,
-                (
-                    "libxenstore (C, in-process)",
-                    Box::new(move |u| c.borrow_mut().run(&format!("ls {}", subtree(u)), UNIT)),
-                ),
-            );
+            listings.insert(1, ("libxenstore (C)", Box::new(move |u| ls_of(c, "ls", u))));
         }
-        None => println!("(cc or libxenstore headers missing: C in-process figures skipped)"),
+        None => println!("(cc or libxenstore headers missing: C figures skipped)"),
     }
 
     let mut groups = [
