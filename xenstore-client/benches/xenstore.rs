@@ -380,13 +380,22 @@ fn run_group(g: &mut Group, passes: usize) {
         .collect();
     println!("{}:", g.title);
     let base = figures[0].0;
-    for ((name, _), (wall, cpu)) in g.contestants.iter().zip(&figures) {
+    for (((name, _), (wall, cpu)), per_pass) in g.contestants.iter().zip(&figures).zip(&samples) {
+        // The spread of single units: a pass's total is easily dominated by a few units
+        // during which the process waited for a CPU.
+        let mut units: Vec<Duration> = per_pass.iter().flatten().map(|s| s.wall).collect();
+        units.sort();
+        let q = |f: f64| units[((units.len() - 1) as f64 * f) as usize].as_secs_f64() * 1e3;
         println!(
-            "  {name:<36} {:>9.2} ms {:>9.0} ops/s {:>5.2}x our time  CPU {:>5.2} us/op",
+            "  {name:<36} {:>9.2} ms {:>9.0} ops/s {:>5.2}x our time  CPU {:>5.2} us/op  units p10/p50/p90/max {:.2}/{:.2}/{:.2}/{:.1} ms",
             wall.as_secs_f64() * 1e3,
             g.ops as f64 / wall.as_secs_f64(),
             wall.as_secs_f64() / base.as_secs_f64(),
             cpu.as_secs_f64() * 1e6 / g.ops as f64,
+            q(0.1),
+            q(0.5),
+            q(0.9),
+            q(1.0),
         );
     }
     if let Some(c) = g
