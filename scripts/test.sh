@@ -9,3 +9,5 @@ scripts/debian-xen-source.sh >/dev/null
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --no-fail-fast
+# With .guix-authorizations: real Guix authenticates main and the bot's branches (else a skip line).
+bash scripts/guix-authenticate.sh
