@@ -25,12 +25,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p "$work"
 
 # Debian's tools for the phases, once per chroot (apt may find sid's Release file expired).
-stamp=/var/lib/qxk-guix-phases-tools
+# python3-setuptools: sid's Python has no distutils (Guix 1.5.0's 3.11 still does), which
+# Xen's tools/python installs with.
+stamp=/var/lib/qxk-guix-phases-tools-2
 if [ ! -f "$stamp" ]; then
   apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Check-Valid-Until=false -q "$@"; }
   apt_get update >"$work/apt.log" 2>&1
   apt_get install -y --no-install-recommends gcc-14 g++-14 make patch xz-utils zstd bzip2 \
-    bison flex python3-dev uuid-dev libyajl-dev libncurses-dev libglib2.0-dev libpixman-1-dev \
+    bison flex python3-dev python3-setuptools uuid-dev libyajl-dev libncurses-dev libglib2.0-dev libpixman-1-dev \
     zlib1g-dev liblzma-dev libzstd-dev libaio-dev libnl-3-dev libnl-route-3-dev acpica-tools \
     pkgconf perl gettext binutils file git ca-certificates >>"$work/apt.log" 2>&1 || {
     tail -n 20 "$work/apt.log" >&2

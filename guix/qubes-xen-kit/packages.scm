@@ -103,11 +103,15 @@ CONFIG_XEN_IBT with a compiler lacking CET support."
               #$(qubes-config-kept (file-append qubes-vmm-xen-data-origin "/"
                                                 qubes-vmm-xen-data-config)
                                    '()))
-            ;; Xen installs xen.efi into BOOT_DIR/efi/efi/EFI_VENDOR, which
-            ;; must exist, as Qubes' spec makes it.
-            (add-before 'install 'make-efi-vendor-directory
+            ;; Xen installs xen.efi into BOOT_DIR/efi/efi/EFI_VENDOR, which must
+            ;; exist, as Qubes' spec makes it: under dist/install for the `dist'
+            ;; step of `make world', and in the output for `make install'.
+            (add-before 'build 'make-efi-vendor-directories
               (lambda _
-                (mkdir-p (string-append #$output "/boot/efi/efi/qubes"))))))))
+                (for-each (lambda (root)
+                            (mkdir-p (string-append root #$output
+                                                    "/boot/efi/efi/qubes")))
+                          '("dist/install" ""))))))))
     (supported-systems '("x86_64-linux"))
     (properties `((cpe-name . "xen")
                   (cpe-version . ,xen-version)))
@@ -164,11 +168,15 @@ domains.")))
               #$(qubes-config-kept (file-append qubes-xen-next-data-origin "/"
                                                 qubes-xen-next-data-config)
                                    '("CONFIG_HAS_PDX")))
-            ;; Xen installs xen.efi into BOOT_DIR/efi/efi/EFI_VENDOR, which
-            ;; must exist, as Qubes' spec makes it.
-            (add-before 'install 'make-efi-vendor-directory
+            ;; Xen installs xen.efi into BOOT_DIR/efi/efi/EFI_VENDOR, which must
+            ;; exist, as Qubes' spec makes it: under dist/install for the `dist'
+            ;; step of `make world', and in the output for `make install'.
+            (add-before 'build 'make-efi-vendor-directories
               (lambda _
-                (mkdir-p (string-append #$output "/boot/efi/efi/qubes"))))))))
+                (for-each (lambda (root)
+                            (mkdir-p (string-append root #$output
+                                                    "/boot/efi/efi/qubes")))
+                          '("dist/install" ""))))))))
     (supported-systems '("x86_64-linux"))
     (properties `((cpe-name . "xen")
                   (cpe-version . ,qubes-xen-next-version)))

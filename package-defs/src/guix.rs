@@ -478,11 +478,15 @@ pub fn packages(defs: &Definitions) -> String {
               #$(qubes-config-kept (file-append {data}-origin "/"
                                                 {data}-config)
                                    '({allowed})))
-            ;; Xen installs xen.efi into BOOT_DIR/efi/efi/EFI_VENDOR, which
-            ;; must exist, as Qubes' spec makes it.
-            (add-before 'install 'make-efi-vendor-directory
+            ;; Xen installs xen.efi into BOOT_DIR/efi/efi/EFI_VENDOR, which must
+            ;; exist, as Qubes' spec makes it: under dist/install for the `dist'
+            ;; step of `make world', and in the output for `make install'.
+            (add-before 'build 'make-efi-vendor-directories
               (lambda _
-                (mkdir-p (string-append #$output "/boot/efi/efi/qubes"))))))))
+                (for-each (lambda (root)
+                            (mkdir-p (string-append root #$output
+                                                    "/boot/efi/efi/qubes")))
+                          '("dist/install" ""))))))))
     (supported-systems '("x86_64-linux"))
     (properties `((cpe-name . "xen")
                   (cpe-version . ,{id}-version)))
