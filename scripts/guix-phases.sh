@@ -15,8 +15,9 @@
 #
 # `start` (the default) stops the builder once `make` compiles its first file in the `build`
 # phase: every phase before it ran (unpack, Guix's and Qubes' patch and config phases,
-# configure, the config check). `full` lets it run to the end (about 6 minutes on 2 cores for
-# Xen 4.17; `validate-runpath` fails outside /gnu/store, so it stops before that phase).
+# configure, the config check). `full` lets it run to the end (about 6 minutes on an idle
+# 2-core machine for Xen 4.17); `validate-runpath`, the one phase that fails outside
+# /gnu/store, ends it and is reported as not checked.
 # Prints `phase NAME ok SECONDS` per finished phase, `compiling LINE` when make compiled, and
 # leaves the full log in WORK/package.log. Exit status 0 when everything asked for ran.
 set -euo pipefail
@@ -112,14 +113,14 @@ while kill -0 "$builder" 2>/dev/null; do
       break
     fi
   fi
-  if [ "$mode" = full ] && grep -q "^starting phase \`validate-runpath'" "$work/package.log"; then
-    kill -TERM -- "-$builder" 2>/dev/null || true
-    break
-  fi
 done
 wait "$builder" || status=$?
 sed -n "s/^phase \`\(.*\)' succeeded after \([0-9.]*\) seconds$/phase \1 ok \2/p" "$work/package.log"
 failed=$(sed -n "s/^phase \`\(.*\)' failed after .*/\1/p" "$work/package.log")
+if [ "$mode" = full ] && [ "$failed" = validate-runpath ]; then
+  echo "phase validate-runpath not checked: it needs the outputs in /gnu/store"
+  failed=""
+fi
 echo "builder ran $(($(date +%s) - t0)) s"
 if [ -n "$failed" ]; then
   tail -n 40 "$work/package.log"
