@@ -10,5 +10,7 @@ scripts/debian-xen-source.sh >/dev/null
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --no-fail-fast
+# With .guix-authorizations: real Guix authenticates main and the bot's branches (else a skip line).
+bash scripts/guix-authenticate.sh
 # Every benchmark script, in its small smoke mode: a benchmark that no longer runs fails CI.
 bash scripts/bench-smoke.sh
