@@ -234,10 +234,31 @@ fn a_failed_step_leaves_only_its_logs_beside_the_output() {
         .arg(&failing)
         .status()
         .unwrap();
+    // A `patch` first on the caller's PATH: the build's patch step runs in its own cleared
+    // environment, so it never sees it (and gets past the series to olddefconfig).
+    let shim = tmp.path().join("shim");
+    std::fs::create_dir_all(&shim).unwrap();
+    let used = tmp.path().join("shim-patch-used");
+    std::fs::write(
+        shim.join("patch"),
+        format!("#!/bin/sh\ntouch {}\nexit 1\n", used.display()),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(shim.join("patch"))
+        .status()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        shim.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let parent = tmp.path().join("out");
     let out = parent.join("xen-hv");
     let o = bin()
         .env("PACKAGE_DEFS_URL_REWRITE", real.rewrite_env())
+        .env("PATH", &path)
         .env("QXK_XEN_CONFIG", &failing)
         .arg("--definitions")
         .arg(shipped())
@@ -260,6 +281,7 @@ fn a_failed_step_leaves_only_its_logs_beside_the_output() {
         "the error names the kept log: {e}"
     );
     assert!(e.contains("olddefconfig: boom"), "{e}");
+    assert!(!used.exists(), "the caller's `patch` was used: {e}");
     assert!(!out.exists(), "no output");
     assert!(logs.join("patch.log").is_file());
     let mut left: Vec<String> = std::fs::read_dir(&parent)

@@ -670,6 +670,7 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
         inputs.upstream_dir,
         work,
         Headers::Skip,
+        &|| env.command("patch", &home),
         &mut |_, p| {
             progress.line(&p.file);
             progress.done();

@@ -179,15 +179,11 @@ pub(super) fn build_in(
     for p in &series.patches {
         progress.line(&p.file);
         applied.push_str(&format!("{}\n", p.file));
-        let mut c = env.command("patch", &home);
-        c.args(&series.patch_args)
-            .arg("--batch")
-            .arg("-i")
-            .arg(inputs.qubes_dir.join(&p.file));
-        c.current_dir(&tree)
-            .timeout(Duration::from_secs(120))
-            .merge_stderr();
-        if let Err(e) = c.run() {
+        let file = inputs.qubes_dir.join(&p.file);
+        let command = env.command("patch", &home);
+        if let Err(e) =
+            crate::sources::prepare::apply_patch(command, &tree, &file, &series.patch_args)
+        {
             applied.push_str(&format!("{e}\n"));
             let _ = std::fs::write(&patch_log, &applied);
             return Err(BuildError::Step {

@@ -209,9 +209,7 @@ impl Definitions {
         let package = self.package(name)?;
         match package.as_data() {
             Some(d) => Ok((package, d)),
-            None => self
-                .xen_package(name)
-                .map(|x| (x.data_package, x.data)),
+            None => self.xen_package(name).map(|x| (x.data_package, x.data)),
         }
     }
 
