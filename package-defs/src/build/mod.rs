@@ -862,11 +862,15 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), BuildError> {
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
-    crate::fsutil::copy_tree(from, to).map_err(|e| BuildError::Io {
+    crate::fsutil::copy_tree(from, to).map_err(path_error)
+}
+
+fn path_error(e: crate::fsutil::PathError) -> BuildError {
+    BuildError::Io {
         path: e.path,
         what: e.what,
         source: e.source,
-    })
+    }
 }
 
 /// Rewrites symlinks under `dir` that point into `root` by absolute path (Xen's
@@ -875,31 +879,22 @@ fn relative_links(tree: &Path) -> Result<(), BuildError> {
     // make writes the links with its canonical working directory: walk and compare with that,
     // whatever relative or symlinked path the caller named the tree by.
     let root = tree.canonicalize().map_err(io(tree, "resolve"))?;
-    relative_links_under(&root, &root)
-}
-
-fn relative_links_under(dir: &Path, root: &Path) -> Result<(), BuildError> {
-    for e in std::fs::read_dir(dir).map_err(io(dir, "read"))? {
-        let e = e.map_err(io(dir, "read"))?;
+    for e in crate::fsutil::walk(&root) {
+        let e = e.map_err(path_error)?;
+        if !e.file_type().is_symlink() {
+            continue;
+        }
         let p = e.path();
-        let ft = e.file_type().map_err(io(&p, "stat"))?;
-        if ft.is_symlink() {
-            let target = std::fs::read_link(&p).map_err(io(&p, "read link"))?;
-            if let Ok(inside) = target.strip_prefix(root) {
-                let depth = p
-                    .parent()
-                    .and_then(|d| d.strip_prefix(root).ok())
-                    .map_or(0, |d| d.components().count());
-                let mut rel = PathBuf::new();
-                for _ in 0..depth {
-                    rel.push("..");
-                }
-                rel.push(inside);
-                std::fs::remove_file(&p).map_err(io(&p, "replace link"))?;
-                std::os::unix::fs::symlink(&rel, &p).map_err(io(&p, "create link"))?;
+        let target = std::fs::read_link(p).map_err(io(p, "read link"))?;
+        if let Ok(inside) = target.strip_prefix(&root) {
+            let depth = e.depth() - 1;
+            let mut rel = PathBuf::new();
+            for _ in 0..depth {
+                rel.push("..");
             }
-        } else if ft.is_dir() {
-            relative_links_under(&p, root)?;
+            rel.push(inside);
+            std::fs::remove_file(p).map_err(io(p, "replace link"))?;
+            std::os::unix::fs::symlink(&rel, p).map_err(io(p, "create link"))?;
         }
     }
     Ok(())

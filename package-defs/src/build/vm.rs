@@ -353,19 +353,12 @@ fn fix_pc_files(pcdir: &Path, prefix: &str) -> Result<(), BuildError> {
 /// Regular files under `dir` (recursively, symlinks not followed), sorted.
 pub(crate) fn regular_files(dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
     let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).map_err(io(&d, "read"))? {
-            let e = e.map_err(io(&d, "read"))?;
-            let ft = e.file_type().map_err(io(&e.path(), "stat"))?;
-            if ft.is_dir() {
-                todo.push(e.path());
-            } else if ft.is_file() {
-                out.push(e.path());
-            }
+    for e in crate::fsutil::walk(dir) {
+        let e = e.map_err(super::path_error)?;
+        if e.file_type().is_file() {
+            out.push(e.into_path());
         }
     }
-    out.sort();
     Ok(out)
 }
 
