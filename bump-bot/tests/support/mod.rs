@@ -7,9 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bump_bot::packages::BoxError;
-use bump_bot::{Followed, Packages};
+use bump_bot::{BotConfig, Followed, Packages, RunLock};
 use time::Date;
 use upstream_tags::{QubesVersion, Stream};
+
+/// The run lock of `cfg`'s state folder, as `package-defs bot` takes it for a whole run.
+pub fn lock(cfg: &BotConfig) -> RunLock {
+    RunLock::for_state(&cfg.state_dir).unwrap()
+}
 
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
