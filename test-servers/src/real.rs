@@ -50,7 +50,12 @@ pub fn shared_dir() -> PathBuf {
     ) {
         Ok(dir) => dir,
         Err(line) => {
-            eprintln!("error: {line}");
+            // Straight to the process's stderr: the test harness captures `eprintln!`, and
+            // the exit would lose it.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("error: {line}\n").as_bytes(),
+            );
             std::process::exit(101);
         }
     }
