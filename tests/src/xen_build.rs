@@ -196,7 +196,7 @@ fn shared_build(mode: Mode, suffix: &str) -> Result<(PathBuf, build::Manifest), 
     let out = crate::workspace_root()
         .join("target/qxk-cache/qubes-xen")
         .join(format!("{}-{}{suffix}", xen.name, xen.version));
-    let i = inputs(&r, &xen, &data);
+    let i = inputs(r, &xen, &data);
     let mut opts = options(mode);
     opts.replace = true;
     let key = build::key(&i, &opts).map_err(|e| e.to_string())?;
