@@ -156,6 +156,30 @@ fn hypervisor_build_through_the_cli_with_a_broken_python_first_on_path() {
     assert!(note.contains("copied from the build cache"), "{note}");
     assert!(!out.join("logs/from-cache.txt").exists());
 
+    // A cache entry is checked, not trusted: one byte of the cached xen.gz changed is a
+    // warning, the entry is dropped, the build runs again and gives the right xen.gz.
+    let entry = builds.join(m["key"].as_str().unwrap());
+    flip_a_byte(&entry.join("xen.gz"));
+    let fixed = tmp.path().join("out/xen-hv-fixed");
+    let o5 = run(&fixed);
+    assert!(o5.status.success(), "{}", stderr(&o5));
+    let e = stderr(&o5);
+    assert!(
+        e.contains(&format!(
+            "warning: build cache entry {} is corrupt (xen.gz hashes to ",
+            entry.display()
+        )) && e.contains("dropping it and building again"),
+        "{e}"
+    );
+    let m5: serde_json::Value = serde_json::from_str(&stdout(&o5)).unwrap();
+    assert_eq!(m5["outputs"], m["outputs"]);
+    assert!(!fixed.join("logs/from-cache.txt").exists(), "built again");
+    let (gz, _) = content_hash::hash_file(&fixed.join("xen.gz")).unwrap();
+    assert_eq!(m["outputs"]["xen.gz"], gz.to_hex());
+    // The rebuilt output is cached again, whole.
+    let (gz, _) = content_hash::hash_file(&entry.join("xen.gz")).unwrap();
+    assert_eq!(m["outputs"]["xen.gz"], gz.to_hex());
+
     // Another xen-config (here a wrapper around the same one) is another input: built anew,
     // under another key, never the cached output.
     let wrapper = tmp.path().join("other-xen-config");

@@ -14,7 +14,8 @@
 //! The output folder is built as a hidden sibling and renamed into place; on failure nothing
 //! is left where the output should be, only the logs in `<output>.failed-logs/`. Finished
 //! outputs are cached by the key of every input (pins, flags, mode, toolchain, this recipe's
-//! version) and copied from the cache on a hit.
+//! version); a hit is copied and checked against its manifest's sha256s before use, and a
+//! corrupt entry is dropped and built again.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -618,9 +619,8 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
     let staged = work.join("out");
 
     if let Some(hit) = opts.cache.as_ref().map(|c| c.join(&key)) {
-        if hit.join("manifest.json").is_file() {
+        if hit.join("manifest.json").is_file() && cache_hit(&hit, &staged, &key)? {
             tracing::info!("build found in the cache: {}", hit.display());
-            copy_tree(&hit, &staged)?;
             // The output's logs are those of the build that made these bytes, and say so.
             let cached_logs = staged.join("logs");
             if cached_logs.is_dir() {
@@ -823,6 +823,50 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BuildError> {
         what: "parse",
         source: std::io::Error::other(e),
     })
+}
+
+/// Copies the cache entry `hit` to `staged` and checks the copy (what will be used) against
+/// its manifest: the key, every output's sha256 and the installed tree's NAR. A mismatch is a
+/// warning; the entry is dropped and `false` says to build again.
+fn cache_hit(hit: &Path, staged: &Path, key: &str) -> Result<bool, BuildError> {
+    copy_tree(hit, staged)?;
+    let problem = match read_manifest(staged) {
+        Err(e) => Some(e.to_string()),
+        Ok(m) if m.key != key => Some(format!("its manifest's key is {}", m.key)),
+        Ok(m) => m.outputs.iter().find_map(|(file, pinned)| {
+            let path = staged.join(file);
+            let found = if file == "install" {
+                nar_of(&path)
+            } else {
+                sha256_file(&path)
+            };
+            match found {
+                Ok(f) if &f == pinned => None,
+                Ok(f) => Some(format!(
+                    "{file} hashes to {f}, but its manifest records {pinned}"
+                )),
+                Err(e) => Some(e.to_string()),
+            }
+        }),
+    };
+    let Some(problem) = problem else {
+        return Ok(true);
+    };
+    tracing::warn!(
+        "build cache entry {} is corrupt ({problem}); dropping it and building again",
+        hit.display()
+    );
+    std::fs::remove_dir_all(staged).map_err(io(staged, "remove"))?;
+    // Renamed away first, so a concurrent build never copies a half-removed entry.
+    let dropped = hit.with_file_name(format!(
+        ".{}.dropped-{}",
+        hit.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    if std::fs::rename(hit, &dropped).is_ok() {
+        let _ = std::fs::remove_dir_all(&dropped);
+    }
+    Ok(false)
 }
 
 /// Copies a finished output into the cache (temp + rename); a cache that cannot be written
