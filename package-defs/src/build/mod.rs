@@ -833,21 +833,27 @@ fn cache_hit(hit: &Path, staged: &Path, key: &str) -> Result<bool, BuildError> {
     let problem = match read_manifest(staged) {
         Err(e) => Some(e.to_string()),
         Ok(m) if m.key != key => Some(format!("its manifest's key is {}", m.key)),
-        Ok(m) => m.outputs.iter().find_map(|(file, pinned)| {
-            let path = staged.join(file);
-            let found = if file == "install" {
-                nar_of(&path)
-            } else {
-                sha256_file(&path)
-            };
-            match found {
-                Ok(f) if &f == pinned => None,
-                Ok(f) => Some(format!(
-                    "{file} hashes to {f}, but its manifest records {pinned}"
-                )),
-                Err(e) => Some(e.to_string()),
-            }
-        }),
+        // Files first, the installed tree's NAR last: the warning names the file that changed.
+        Ok(m) => m
+            .outputs
+            .iter()
+            .filter(|(f, _)| *f != "install")
+            .chain(m.outputs.iter().filter(|(f, _)| *f == "install"))
+            .find_map(|(file, pinned)| {
+                let path = staged.join(file);
+                let found = if file == "install" {
+                    nar_of(&path)
+                } else {
+                    sha256_file(&path)
+                };
+                match found {
+                    Ok(f) if &f == pinned => None,
+                    Ok(f) => Some(format!(
+                        "{file} hashes to {f}, but its manifest records {pinned}"
+                    )),
+                    Err(e) => Some(e.to_string()),
+                }
+            }),
     };
     let Some(problem) = problem else {
         return Ok(true);
