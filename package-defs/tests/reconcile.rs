@@ -187,17 +187,17 @@ fn errors_name_the_fix() {
             && err.contains("xen-4.17.4-5"),
         "{err}"
     );
-    // A data package is not reconciled on its own.
+    // A data package is not reconciled on its own; both are usage errors, as in every command.
     let o = run(&s, "qubes-vmm-xen-data", &s.vendor, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        !o.status.success() && err.contains("reconcile the xen package that uses it (xen)"),
+        o.status.code() == Some(2) && err.contains("name the xen package that uses it (xen)"),
         "{err}"
     );
     let o = run(&s, "nope", &s.vendor, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        !o.status.success() && err.contains("no package 'nope'"),
+        o.status.code() == Some(2) && err.contains("unknown package 'nope'"),
         "{err}"
     );
     // A config that is not the pinned one (olddefconfig rewrote it) is refused.
