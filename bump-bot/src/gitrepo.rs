@@ -4,7 +4,6 @@
 //! is never touched, and a worktree left dirty by a killed run is simply reset.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use crate::process::{self, CommandError};
@@ -21,7 +20,7 @@ impl Repo {
     }
 
     fn git(&self, dir: &Path, args: &[&str]) -> Result<String, CommandError> {
-        let mut cmd = Command::new("git");
+        let mut cmd = qxk_process::Cmd::new("git");
         cmd.args(args);
         process::run(cmd, dir, GIT_TIMEOUT)
     }

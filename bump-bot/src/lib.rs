@@ -1,6 +1,6 @@
 //! The weekend upstream-bump bot.
 //!
-//! A run takes the run lock, discovers the tags of every followed package's Qubes
+//! A run holds the run lock (taken by the caller, kept until it has published), discovers the tags of every followed package's Qubes
 //! repository, plans at most one bump per package with [`upstream_tags::plan_bump`],
 //! and for each: updates the definitions in a git worktree of the bot branch,
 //! runs the build gate there, and commits `xen: 4.17.4-5 -> 4.17.4-6` with the
@@ -23,7 +23,8 @@ pub mod run;
 pub mod state;
 
 pub use forge::{GitHubTags, GitTags, TagSource};
+pub use lock::RunLock;
 pub use packages::{Followed, Packages};
 pub use publish::{publish, Publish, PublishError, Pushed};
 pub use report::{Outcome, PackageReport, RunReport, Step};
-pub use run::{run, BotConfig, BotError, BumpTrailer, BUMP_TRAILER};
+pub use run::{hold_if_asked, run, BotConfig, BotError, BumpTrailer, BUMP_TRAILER};

@@ -4,12 +4,11 @@
 
 use crate::gitrepo::Repo;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::lock::{LockError, RunLock};
+use crate::lock::RunLock;
 use crate::report::{Outcome, RunReport};
 
 const PUSH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -38,8 +37,6 @@ pub struct Pushed {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error(transparent)]
-    Lock(#[from] LockError),
     /// Local git failed (not "no such branch"): the pending push stays for the next run.
     #[error(transparent)]
     Git(#[from] crate::process::CommandError),
@@ -61,13 +58,15 @@ struct Pending {
 
 /// Pushes every branch that has bumps and is not published yet: this run's branch if it
 /// holds a bump, and any branch an earlier run failed to push.
+/// Runs under the run's `lock`, the one [`run`](crate::run()) ran under; the pending pushes
+/// live in its state folder.
 pub fn publish(
     repo: &Path,
-    state_dir: &Path,
+    lock: &RunLock,
     report: &RunReport,
     target: &Publish,
 ) -> Result<Vec<Pushed>, PublishError> {
-    let _lock = RunLock::acquire(&state_dir.join("bot.lock"))?;
+    let state_dir = lock.state_dir();
     let path = state_dir.join("push.json");
     let mut pending = load(&path)?;
     let has_bump = report.packages.iter().any(|p| {
@@ -125,7 +124,7 @@ fn push(repo: &Path, remote: &str, branch: &str, to: &str) -> Result<(), String>
     let refspec = format!("refs/heads/{branch}:refs/heads/{to}");
     let mut last = String::new();
     for _ in 0..ATTEMPTS {
-        let mut cmd = Command::new("git");
+        let mut cmd = qxk_process::Cmd::new("git");
         cmd.args([
             "-c",
             "http.lowSpeedLimit=1",
@@ -137,7 +136,7 @@ fn push(repo: &Path, remote: &str, branch: &str, to: &str) -> Result<(), String>
             &refspec,
         ]);
         // `--porcelain` prints its verdict on stdout and the hints on stderr: read both.
-        let pushed = qxk_process::Cmd::from(&cmd)
+        let pushed = cmd
             .current_dir(repo)
             .timeout(PUSH_TIMEOUT)
             .merge_stderr()

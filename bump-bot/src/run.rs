@@ -3,7 +3,6 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use time::Date;
@@ -58,37 +57,32 @@ pub enum BotError {
     },
     #[error("reading the followed packages from {dir}: {message}")]
     Packages { dir: PathBuf, message: String },
-    #[error("cannot create the state folder {dir}: {source}")]
-    StateDir {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
 }
 
 /// Test hook: `BUMP_BOT_HOLD_AT=<step>` makes a run stop (sleep) just before that
-/// step, after writing `<state_dir>/held-at-<step>`, so a test can kill -9 it there. Only
-/// with the `test-hooks` feature, which the tests enable: shipped binaries ignore it.
+/// step (a [`Step`], or `publish`), after writing `<state_dir>/held-at-<step>`, so a test can
+/// kill -9 it there. Only with the `test-hooks` feature, which the tests enable: shipped
+/// binaries ignore it.
 #[cfg(feature = "test-hooks")]
-fn hold_if_asked(cfg: &BotConfig, step: Step) {
-    if std::env::var("BUMP_BOT_HOLD_AT").ok().as_deref() == Some(&step.to_string()) {
-        let _ = std::fs::write(cfg.state_dir.join(format!("held-at-{step}")), b"");
+pub fn hold_if_asked(state_dir: &Path, step: &str) {
+    if std::env::var("BUMP_BOT_HOLD_AT").ok().as_deref() == Some(step) {
+        let _ = std::fs::write(state_dir.join(format!("held-at-{step}")), b"");
         std::thread::sleep(Duration::from_secs(60));
     }
 }
 
 #[cfg(not(feature = "test-hooks"))]
-fn hold_if_asked(_cfg: &BotConfig, _step: Step) {}
+pub fn hold_if_asked(_state_dir: &Path, _step: &str) {}
 
+/// One run, under `lock` ([`RunLock::for_state`] of `cfg.state_dir`), which the caller
+/// keeps until it has published.
 pub fn run(
     cfg: &BotConfig,
+    lock: &RunLock,
     packages: &dyn Packages,
     tags: &dyn TagSource,
 ) -> Result<RunReport, BotError> {
-    std::fs::create_dir_all(&cfg.state_dir).map_err(|source| BotError::StateDir {
-        dir: cfg.state_dir.clone(),
-        source,
-    })?;
-    let _lock = RunLock::acquire(&cfg.state_dir.join("bot.lock"))?;
+    lock.check(&cfg.state_dir)?;
     let state_path = cfg.state_dir.join("state.json");
     let mut state = State::load(&state_path)?;
     let repo = Repo::new(&cfg.repo);
@@ -234,7 +228,7 @@ impl Ctx<'_> {
             step,
         });
         self.save(state, step)?;
-        hold_if_asked(self.cfg, step);
+        hold_if_asked(&self.cfg.state_dir, &step.to_string());
         Ok(())
     }
 
@@ -458,7 +452,7 @@ fn run_gate(cfg: &BotConfig, work_root: &Path, package: &str, version: &str) -> 
         let Some((program, args)) = argv.split_first() else {
             continue;
         };
-        let mut cmd = Command::new(program);
+        let mut cmd = qxk_process::Cmd::new(program);
         cmd.args(args);
         process::run_gate(cmd, work_root, cfg.gate_timeout).map_err(|e| e.to_string())?;
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bump_bot::{run, BotConfig, GitTags, Outcome, Step};
 use source_fetch::{GitClient, UrlRewrites};
-use support::{git, Forge, LineDefs};
+use support::{git, lock, Forge, LineDefs};
 use time::macros::date;
 use upstream_tags::LandingPolicy;
 
@@ -91,7 +91,7 @@ fn bumps_each_weekend_to_the_newest_tag_of_the_week_before() {
     s.forge.tag("v4.17.4-7", date!(2026 - 06 - 11)); // Thursday: newest of the stream
 
     s.cfg.today = date!(2026 - 06 - 13);
-    let report = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let report = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert!(!report.failed(), "{report}");
     assert!(
         matches!(&report.packages[0].outcome, Outcome::Bumped { from, to, .. } if from == "4.17.4-5" && to == "4.17.4-7"),
@@ -114,7 +114,7 @@ fn bumps_each_weekend_to_the_newest_tag_of_the_week_before() {
         .contains(&"v4.19.4-9".to_string()));
 
     // Same day again: nothing new, nothing done twice.
-    let again = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let again = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert!(
         matches!(again.packages[0].outcome, Outcome::AlreadyCommitted { .. }),
         "{again}"
@@ -127,7 +127,7 @@ fn bumps_each_weekend_to_the_newest_tag_of_the_week_before() {
         &["merge", "-q", "--ff-only", "bot/bumps-2026-06-13"],
     );
     s.cfg.today = date!(2026 - 06 - 20);
-    let quiet = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let quiet = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert_eq!(
         quiet.packages[0].outcome,
         Outcome::UpToDate {
@@ -139,13 +139,13 @@ fn bumps_each_weekend_to_the_newest_tag_of_the_week_before() {
     // A tag cut on a Sunday waits for the Saturday after.
     s.forge.tag("v4.17.4-8", date!(2026 - 06 - 21));
     s.cfg.today = date!(2026 - 06 - 21);
-    let waiting = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let waiting = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert!(
         matches!(&waiting.packages[0].outcome, Outcome::Waiting { lands_on, .. } if lands_on == "2026-06-27"),
         "{waiting}"
     );
     s.cfg.today = date!(2026 - 06 - 27);
-    let landed = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let landed = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert!(
         matches!(&landed.packages[0].outcome, Outcome::Bumped { to, .. } if to == "4.17.4-8"),
         "{landed}"
@@ -157,7 +157,7 @@ fn dry_run_plans_without_touching_anything() {
     let mut s = setup();
     s.forge.tag("v4.17.4-6", date!(2026 - 06 - 09));
     s.cfg.dry_run = true;
-    let report = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let report = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert!(
         matches!(&report.packages[0].outcome, Outcome::Planned { to, .. } if to == "4.17.4-6"),
         "{report}"
@@ -178,7 +178,7 @@ fn a_failing_gate_fails_loudly_and_a_rerun_finishes() {
         "-c".into(),
         "echo build broke >&2; exit 3".into(),
     ]];
-    let report = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let report = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert!(report.failed());
     let Outcome::Failed { step, error } = &report.packages[0].outcome else {
         panic!("{report}")
@@ -197,7 +197,7 @@ fn a_failing_gate_fails_loudly_and_a_rerun_finishes() {
     assert!(status.is_empty(), "worktree left dirty: {status}");
 
     s.cfg.gate = vec![vec!["true".into()]];
-    let rerun = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let rerun = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert!(
         matches!(rerun.packages[0].outcome, Outcome::Bumped { .. }),
         "{rerun}"
@@ -207,10 +207,16 @@ fn a_failing_gate_fails_loudly_and_a_rerun_finishes() {
 #[test]
 fn a_run_never_overlaps_another() {
     let s = setup();
-    std::fs::create_dir_all(&s.cfg.state_dir).unwrap();
-    let _held = bump_bot::lock::RunLock::acquire(&s.cfg.state_dir.join("bot.lock")).unwrap();
-    let err = run(&s.cfg, &LineDefs, &tags(&s.cfg)).expect_err("must refuse");
+    let held = lock(&s.cfg);
+    let err = bump_bot::RunLock::for_state(&s.cfg.state_dir)
+        .err()
+        .expect("must refuse");
     assert!(err.to_string().contains("another bot run holds"), "{err}");
+    // A run refuses a lock that is not its own state folder's.
+    let mut other = s.cfg.clone();
+    other.state_dir = s.cfg.state_dir.join("elsewhere");
+    let err = run(&other, &held, &LineDefs, &tags(&other)).expect_err("must refuse");
+    assert!(err.to_string().contains("a bug in the caller"), "{err}");
 }
 
 #[test]
@@ -223,7 +229,7 @@ fn a_missing_forge_repository_names_the_package_and_step() {
     std::fs::write(&defs, text).unwrap();
     git(&s.cfg.repo, &["commit", "-q", "-am", "point at nothing"]);
     s.cfg.today = date!(2026 - 06 - 13);
-    let report = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let report = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     let Outcome::Failed { step, error } = &report.packages[0].outcome else {
         panic!("{report}")
     };
@@ -249,7 +255,7 @@ fn child_run_held_at_gate() {
         today: date!(2026 - 06 - 13),
         dry_run: false,
     };
-    let _ = run(&cfg, &LineDefs, &tags(&cfg));
+    let _ = run(&cfg, &lock(&cfg), &LineDefs, &tags(&cfg));
 }
 
 #[test]
@@ -286,7 +292,7 @@ fn killed_mid_run_then_rerun_finishes() {
     assert!(state.contains("\"step\": \"gate\""), "{state}");
     assert!(branch_log(&s.cfg, "bot/bumps-2026-06-13").is_empty());
 
-    let rerun = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let rerun = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert!(
         matches!(&rerun.packages[0].outcome, Outcome::Bumped { to, .. } if to == "4.17.4-6"),
         "{rerun}"
@@ -313,7 +319,7 @@ fn reports_upstream_releases_qubes_has_not_tagged_yet() {
     git(&s.cfg.repo, &["commit", "-q", "-am", "follow upstream too"]);
 
     s.cfg.today = date!(2026 - 06 - 13);
-    let report = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let report = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert_eq!(report.packages[0].upstream_releases, ["4.17.5"], "{report}");
     assert!(
         report
@@ -325,7 +331,7 @@ fn reports_upstream_releases_qubes_has_not_tagged_yet() {
     // Qubes tags it: the bump happens and nothing is left to report.
     s.forge.tag("v4.17.5-1", date!(2026 - 06 - 16));
     s.cfg.today = date!(2026 - 06 - 20);
-    let report = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let report = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert!(
         matches!(&report.packages[0].outcome, Outcome::Bumped { to, .. } if to == "4.17.5-1"),
         "{report}"
@@ -347,7 +353,7 @@ fn idempotency_reads_the_bump_trailer_not_the_subject() {
     );
     git(&s.cfg.repo, &["checkout", "-q", "main"]);
 
-    let report = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let report = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert!(
         matches!(&report.packages[0].outcome, Outcome::Bumped { to, .. } if to == "4.17.4-6"),
         "{report}"
@@ -363,7 +369,7 @@ fn idempotency_reads_the_bump_trailer_not_the_subject() {
     );
     assert_eq!(trailer.trim(), "xen 4.17.4-5 -> 4.17.4-6");
 
-    let again = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let again = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     assert!(
         matches!(&again.packages[0].outcome, Outcome::AlreadyCommitted { from, .. } if from == "4.17.4-5"),
         "{again}"
@@ -383,7 +389,7 @@ fn idempotency_reads_the_bump_trailer_not_the_subject() {
         ],
     );
     let bad = git(&worktree, &["rev-parse", "HEAD"]);
-    let broken = run(&s.cfg, &LineDefs, &tags(&s.cfg)).unwrap();
+    let broken = run(&s.cfg, &lock(&s.cfg), &LineDefs, &tags(&s.cfg)).unwrap();
     let Outcome::Failed { step, error } = &broken.packages[0].outcome else {
         panic!("{broken}")
     };

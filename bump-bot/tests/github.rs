@@ -11,7 +11,7 @@ use std::time::Duration;
 use bump_bot::forge::github_owner_repo;
 use bump_bot::{run, BotConfig, GitHubTags, Outcome, TagSource};
 use source_fetch::{DownloadCache, FetchOptions, Fetcher, UrlRewrites};
-use support::{git, LineDefs};
+use support::{git, lock, LineDefs};
 use test_servers::{Fault, HttpServer, Reply, RequestRecord};
 use time::macros::date;
 use time::Date;
@@ -287,7 +287,7 @@ fn the_bot_follows_tags_the_forge_adds_over_weeks() {
             s.add(name, "tag", *published);
         }
         cfg.today = day;
-        let report = run(&cfg, &LineDefs, &source).unwrap();
+        let report = run(&cfg, &lock(&cfg), &LineDefs, &source).unwrap();
         let branch = format!("bot/bumps-{day}");
         if git(&repo, &["branch", "--list", &branch]).contains(&branch) {
             git(&repo, &["merge", "-q", "--ff-only", &branch]);

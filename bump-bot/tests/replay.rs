@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bump_bot::{run, BotConfig, GitTags, Outcome};
 use oracle::{oracle_key, rows, Row};
-use support::{git, LineDefs};
+use support::{git, lock, LineDefs};
 use time::{Duration as Days, Weekday};
 use upstream_tags::LandingPolicy;
 
@@ -118,7 +118,7 @@ fn the_bot_follows_the_real_history_weekend_by_weekend() {
     let mut weekend = start;
     while weekend <= end {
         cfg.today = weekend;
-        let report = run(&cfg, &LineDefs, &source).unwrap();
+        let report = run(&cfg, &lock(&cfg), &LineDefs, &source).unwrap();
         assert!(!report.failed(), "{report}");
         for (i, (package, _, nums)) in streams.iter().enumerate() {
             let (_, key) = &current[i];

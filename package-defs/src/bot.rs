@@ -22,10 +22,18 @@ pub struct DefinitionsPackages<'a> {
     pub sources: &'a dyn Sources,
     /// Also pin the release tarball (+ its signature), as `update` does by default.
     pub with_tarball: bool,
-    /// The Guix channel directory beside the definitions, relative to the repository root,
-    /// when the repository is a channel: each bump regenerates its modules, and they are
-    /// committed with the definitions, so every bump commit is a working channel.
-    pub guix_channel: Option<String>,
+    /// When the repository is a Guix channel: each bump regenerates its modules, and they
+    /// are committed with the definitions, so every bump commit is a working channel.
+    pub guix_channel: Option<GuixChannel>,
+}
+
+/// A channel repository's layout, relative to its root.
+#[derive(Debug, Clone)]
+pub struct GuixChannel {
+    /// `.guix-channel`'s directory (`export::channel::directory`).
+    pub directory: PathBuf,
+    /// The definitions folder.
+    pub definitions: PathBuf,
 }
 
 impl Packages for DefinitionsPackages<'_> {
@@ -71,16 +79,24 @@ impl Packages for DefinitionsPackages<'_> {
             Outcome::AlreadyPinned(e) => return Err(e.into()),
             Outcome::Planned { plan, .. } => plan,
         };
-        if self.guix_channel.is_some() {
+        if let Some(ch) = &self.guix_channel {
             let updated = load_dir(dir)?;
-            let channel = dir.parent().unwrap_or(dir).join(guix::CHANNEL_DIR);
-            guix::write_channel(&channel, &guix::channel(&updated)?)?;
+            // `dir` is the definitions folder inside the bot's worktree: its root is as many
+            // folders up as the definitions are deep.
+            let root = dir
+                .ancestors()
+                .nth(ch.definitions.components().count())
+                .unwrap_or(dir);
+            guix::write_channel(&root.join(&ch.directory), &guix::channel(&updated)?)?;
         }
         Ok(update::render(&plan.report))
     }
 
     fn also_commit(&self) -> Vec<String> {
-        self.guix_channel.iter().cloned().collect()
+        self.guix_channel
+            .iter()
+            .map(|ch| ch.directory.to_string_lossy().into_owned())
+            .collect()
     }
 }
 

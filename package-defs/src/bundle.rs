@@ -123,32 +123,34 @@ fn safe_target(link: &str, target: &str) -> Result<(), BundleError> {
 
 /// Adds `dir` (recursively) under the archive path `base` (ending in `/`).
 fn add_tree(dir: &Path, base: &str, out: &mut BTreeMap<String, Kind>) -> Result<(), BundleError> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .map_err(io(dir, "read"))?
-        .collect::<Result<_, _>>()
-        .map_err(io(dir, "read"))?;
-    names.sort_by_key(|e| e.file_name());
-    for e in names {
+    for e in crate::fsutil::walk(dir) {
+        let e = e.map_err(|e| BundleError::Io {
+            path: e.path,
+            what: e.what,
+            source: e.source,
+        })?;
         let p = e.path();
-        let name = e.file_name().to_string_lossy().into_owned();
-        let ft = e.file_type().map_err(io(&p, "stat"))?;
+        let at = format!(
+            "{base}{}",
+            crate::fsutil::relative(dir, &e).to_string_lossy()
+        );
+        let ft = e.file_type();
         if ft.is_symlink() {
-            let t = std::fs::read_link(&p).map_err(io(&p, "read link"))?;
+            let t = std::fs::read_link(p).map_err(io(p, "read link"))?;
             let t = t.to_string_lossy().into_owned();
-            let at = format!("{base}{name}");
             safe_target(&at, &t)?;
             out.insert(at, Kind::Link(t));
         } else if ft.is_dir() {
-            let at = format!("{base}{name}/");
-            out.insert(at.clone(), Kind::Dir);
-            add_tree(&p, &at, out)?;
+            out.insert(format!("{at}/"), Kind::Dir);
         } else if ft.is_file() {
-            let data = std::fs::read(&p).map_err(io(&p, "read"))?;
+            let data = std::fs::read(p).map_err(io(p, "read"))?;
             let mode = std::os::unix::fs::PermissionsExt::mode(
-                &e.metadata().map_err(io(&p, "stat"))?.permissions(),
+                &e.metadata()
+                    .map_err(|e| io(p, "stat")(e.into()))?
+                    .permissions(),
             );
             out.insert(
-                format!("{base}{name}"),
+                at,
                 Kind::File {
                     data,
                     exec: mode & 0o111 != 0,
@@ -156,7 +158,7 @@ fn add_tree(dir: &Path, base: &str, out: &mut BTreeMap<String, Kind>) -> Result<
             );
         } else {
             return Err(BundleError::Unexpected {
-                path: p,
+                path: p.into(),
                 found: "a special file".into(),
                 expected: "files, folders and links".into(),
             });

@@ -14,20 +14,8 @@ use crate::{load_dir, Definitions, LoadError};
 pub enum PackageInputError {
     #[error(transparent)]
     Load(#[from] LoadError),
-    #[error("{}: no package '{name}'; known: {known}", dir.display())]
-    Unknown {
-        dir: PathBuf,
-        name: String,
-        known: String,
-    },
-    #[error("'{name}' is a qubes-data package; reconcile the xen package that uses it ({users})")]
-    DataPackage { name: String, users: String },
-    #[error("{}: '{name}' names data package '{data}', which is missing or not a qubes-data package", path.display())]
-    NoData {
-        path: PathBuf,
-        name: String,
-        data: String,
-    },
+    #[error(transparent)]
+    Lookup(#[from] crate::defs::model::LookupError),
     #[error("{}: no prepared tree for {name} {version}; run `{fix}` first", tree.display())]
     NotPrepared {
         tree: PathBuf,
@@ -91,25 +79,12 @@ pub fn from_definitions(
     name: &str,
     vendor: &Path,
 ) -> Result<PackageInput, PackageInputError> {
-    let pkg = defs.get(name).ok_or_else(|| PackageInputError::Unknown {
-        dir: defs.dir.clone(),
-        name: name.into(),
-        known: defs.names().join(", "),
-    })?;
-    let Some(x) = pkg.as_xen() else {
-        return Err(PackageInputError::DataPackage {
-            name: name.into(),
-            users: defs.data_users(name).join(", "),
-        });
-    };
-    let data =
-        defs.get(&x.data)
-            .and_then(|d| d.as_data())
-            .ok_or_else(|| PackageInputError::NoData {
-                path: pkg.path.clone(),
-                name: name.into(),
-                data: x.data.clone(),
-            })?;
+    let crate::defs::model::XenPackage {
+        package: pkg,
+        xen: x,
+        data_package,
+        data,
+    } = defs.xen_package(name)?;
     let fix = format!(
         "package-defs --definitions {} prepare {name} --vendor {}",
         defs.dir.display(),
@@ -132,13 +107,9 @@ pub fn from_definitions(
     })?;
     let found = content_hash::Sha256Digest::of_bytes(&config).to_hex();
     if found != data.config.sha256 {
-        let def = defs
-            .get(&x.data)
-            .map(|d| d.path.clone())
-            .unwrap_or_default();
         return Err(PackageInputError::ConfigPin(Box::new(ConfigPinMismatch {
             path: config_path,
-            def,
+            def: data_package.path.clone(),
             file: data.config.file.clone(),
             pinned: data.config.sha256.clone(),
             found,

@@ -309,6 +309,45 @@ fn two_runs_at_once_never_overlap() {
     assert_eq!(w.branch_log(SATURDAY), ["xen: 4.17.4-5 -> 4.17.5-1"]);
 }
 
+/// The lock a run takes is held until its last push: between the bump and the push, no
+/// other run (not even a dry run) gets in.
+#[test]
+fn the_run_lock_is_held_from_the_first_step_to_the_last_push() {
+    let w = world();
+    w.tag("4.17.5", "1");
+    let remote = w.tmp.path().join("remote.git");
+    git(
+        w.tmp.path(),
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    );
+    let mut child = w
+        .bot(
+            SATURDAY,
+            &["--gate", "true", "--push", remote.to_str().unwrap()],
+        )
+        .env("BUMP_BOT_HOLD_AT", "publish")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let marker = w.state_dir().join("held-at-publish");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "never reached publish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let other = w.run(SATURDAY, &["--dry-run"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!other.status.success(), "{}", stdout(&other));
+    assert!(
+        stderr(&other).contains("another bot run holds"),
+        "{}",
+        stderr(&other)
+    );
+    assert_eq!(w.branch_log(SATURDAY), ["xen: 4.17.4-5 -> 4.17.5-1"]);
+}
+
 #[test]
 fn kill_9_mid_run_then_a_rerun_finishes_the_job() {
     let w = world();

@@ -133,6 +133,30 @@ fn hypervisor_build_through_the_cli_with_a_broken_python_first_on_path() {
     assert!(note.contains("copied from the build cache"), "{note}");
     assert!(!out.join("logs/from-cache.txt").exists());
 
+    // A cache entry is checked, not trusted: one byte of the cached xen.gz changed is a
+    // warning, the entry is dropped, the build runs again and gives the right xen.gz.
+    let entry = builds.join(m["key"].as_str().unwrap());
+    flip_a_byte(&entry.join("xen.gz"));
+    let fixed = tmp.path().join("out/xen-hv-fixed");
+    let o5 = run(&fixed);
+    assert!(o5.status.success(), "{}", stderr(&o5));
+    let e = stderr(&o5);
+    assert!(
+        e.contains(&format!(
+            "warning: build cache entry {} is corrupt (xen.gz hashes to ",
+            entry.display()
+        )) && e.contains("dropping it and building again"),
+        "{e}"
+    );
+    let m5: serde_json::Value = serde_json::from_str(&stdout(&o5)).unwrap();
+    assert_eq!(m5["outputs"], m["outputs"]);
+    assert!(!fixed.join("logs/from-cache.txt").exists(), "built again");
+    let (gz, _) = content_hash::hash_file(&fixed.join("xen.gz")).unwrap();
+    assert_eq!(m["outputs"]["xen.gz"], gz.to_hex());
+    // The rebuilt output is cached again, whole.
+    let (gz, _) = content_hash::hash_file(&entry.join("xen.gz")).unwrap();
+    assert_eq!(m["outputs"]["xen.gz"], gz.to_hex());
+
     // Another xen-config (here a wrapper around the same one) is another input: built anew,
     // under another key, never the cached output.
     let wrapper = tmp.path().join("other-xen-config");
@@ -211,10 +235,31 @@ fn a_failed_step_leaves_only_its_logs_beside_the_output() {
         .arg(&failing)
         .status()
         .unwrap();
+    // A `patch` first on the caller's PATH: the build's patch step runs in its own cleared
+    // environment, so it never sees it (and gets past the series to olddefconfig).
+    let shim = tmp.path().join("shim");
+    std::fs::create_dir_all(&shim).unwrap();
+    let used = tmp.path().join("shim-patch-used");
+    std::fs::write(
+        shim.join("patch"),
+        format!("#!/bin/sh\ntouch {}\nexit 1\n", used.display()),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(shim.join("patch"))
+        .status()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        shim.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let parent = tmp.path().join("out");
     let out = parent.join("xen-hv");
     let o = bin()
         .env("PACKAGE_DEFS_URL_REWRITE", real.rewrite_env())
+        .env("PATH", &path)
         .env("QXK_XEN_CONFIG", &failing)
         .arg("--definitions")
         .arg(shipped())
@@ -237,6 +282,7 @@ fn a_failed_step_leaves_only_its_logs_beside_the_output() {
         "the error names the kept log: {e}"
     );
     assert!(e.contains("olddefconfig: boom"), "{e}");
+    assert!(!used.exists(), "the caller's `patch` was used: {e}");
     assert!(!out.exists(), "no output");
     assert!(logs.join("patch.log").is_file());
     let mut left: Vec<String> = std::fs::read_dir(&parent)

@@ -80,6 +80,40 @@ fn unknown_package_is_a_usage_error_with_the_known_ones() {
 }
 
 #[test]
+fn every_command_that_takes_a_package_refuses_a_wrong_name_alike() {
+    // One lookup, one message, one exit code (2), and refused before any fetch or build:
+    // no network is configured here, and no output folder appears.
+    let (tmp, dir) = shipped_copy();
+    let unknown = "error: unknown package 'nope'; known: qubes-vmm-xen-data, qubes-xen-next, qubes-xen-next-data, xen\n";
+    let data = "error: 'qubes-vmm-xen-data' is a qubes-data package; name the xen package that uses it (xen)\n";
+    let out = tmp.path().join("out");
+    let out = out.to_str().unwrap();
+    let vendor = tmp.path().join("vendor");
+    let vendor = vendor.to_str().unwrap();
+    for command in [
+        &["build", "-o", out][..],
+        &["bundle", "-o", out, "--xs", "/bin/true"][..],
+        &["update"][..],
+        &["prepare", "--vendor", vendor][..],
+        &["reconcile", "--vendor", vendor][..],
+        &["show"][..],
+        &["show", "--vm-series"][..],
+    ] {
+        for (name, says) in [("nope", unknown), ("qubes-vmm-xen-data", data)] {
+            if command[0] == "show" && name != "nope" {
+                continue; // a data package is shown, and has a VM series
+            }
+            let mut args = vec![command[0], name];
+            args.extend_from_slice(&command[1..]);
+            let o = run(&args, &dir);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            assert_eq!(stderr(&o), says, "{args:?}");
+        }
+    }
+    assert!(!tmp.path().join("out").exists() && !tmp.path().join("vendor").exists());
+}
+
+#[test]
 fn man_page_and_completions_come_from_the_clap_definition() {
     let o = bin().args(["--generate", "man"]).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));

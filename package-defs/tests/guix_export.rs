@@ -89,7 +89,8 @@ fn guile_loads_the_exported_module_with_every_pin() {
 /// The channel modules committed in `guix/` are what the shipped definitions generate.
 #[test]
 fn committed_channel_modules_match_the_definitions() {
-    let channel = workspace().join(package_defs::export::guix::CHANNEL_DIR);
+    let dir = package_defs::export::channel::directory(&workspace()).unwrap();
+    let channel = workspace().join(dir.expect("the repository is a Guix channel"));
     let defs = load_dir(&shipped()).unwrap();
     let files = package_defs::export::guix::channel(&defs).unwrap();
     let stale = package_defs::export::guix::stale_files(&channel, &files);

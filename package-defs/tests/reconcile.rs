@@ -187,17 +187,17 @@ fn errors_name_the_fix() {
             && err.contains("xen-4.17.4-5"),
         "{err}"
     );
-    // A data package is not reconciled on its own.
+    // A data package is not reconciled on its own; both are usage errors, as in every command.
     let o = run(&s, "qubes-vmm-xen-data", &s.vendor, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        !o.status.success() && err.contains("reconcile the xen package that uses it (xen)"),
+        o.status.code() == Some(2) && err.contains("name the xen package that uses it (xen)"),
         "{err}"
     );
     let o = run(&s, "nope", &s.vendor, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        !o.status.success() && err.contains("no package 'nope'"),
+        o.status.code() == Some(2) && err.contains("unknown package 'nope'"),
         "{err}"
     );
     // A config that is not the pinned one (olddefconfig rewrote it) is refused.
@@ -241,4 +241,64 @@ fn errors_name_the_fix() {
     let o = run(&s, "xen", &s.vendor, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("xen.toml:"), "{err}");
+}
+
+/// Tests fill the Debian tree's cache concurrently: one fetch, and no caller ever sees the
+/// tree replaced under it. A stand-in `apt-get` (first on PATH) counts its runs and is slow.
+#[test]
+fn the_debian_tree_cache_is_filled_once_under_concurrency() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let count = tmp.path().join("fetches");
+    std::fs::write(
+        bin.join("apt-get"),
+        format!(
+            "#!/bin/sh\necho x >> {}\nsleep 1\nmkdir xen-4.17.5+72-g01140da4e8\necho tree > xen-4.17.5+72-g01140da4e8/README\n",
+            count.display()
+        ),
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(bin.join("apt-get"))
+        .status()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cache = tmp.path().join("cache");
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new("bash")
+                .arg(workspace().join("scripts/debian-xen-source.sh"))
+                .env("PATH", &path)
+                .env("QXK_CACHE_DIR", &cache)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut trees = Vec::new();
+    for r in runs {
+        let o = r.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let tree = PathBuf::from(String::from_utf8(o.stdout).unwrap().trim());
+        // Read right away, while the other runs may still be going: never replaced.
+        assert_eq!(
+            std::fs::read_to_string(tree.join("README")).unwrap(),
+            "tree\n"
+        );
+        trees.push(tree);
+    }
+    trees.dedup();
+    assert_eq!(trees.len(), 1, "{trees:?}");
+    assert_eq!(
+        std::fs::read_to_string(&count).unwrap(),
+        "x\n",
+        "fetched once"
+    );
 }

@@ -155,7 +155,7 @@ fn resolve_refuses_downgrades_other_streams_and_data_packages() {
         .unwrap();
     assert_eq!(
         e.to_string(),
-        "'qubes-vmm-xen-data' is a data package; update the xen package that uses it (xen)"
+        "'qubes-vmm-xen-data' is a qubes-data package; name the xen package that uses it (xen)"
     );
 }
 

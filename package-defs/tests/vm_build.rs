@@ -193,3 +193,61 @@ fn vm_build_of_the_next_stream_follows_its_own_recipe() {
     ));
     assert!(so.exists(), "{}", so.display());
 }
+
+/// A cached vm build is checked, not trusted: one byte of a cached library changed is a
+/// warning, the entry is dropped, and the build runs again with the right library.
+#[test]
+fn a_corrupt_cached_library_is_dropped_and_built_again() {
+    let real = test_servers::RealRepos::serve().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let downloads = tmp.path().join("downloads");
+    let builds = tmp.path().join("build-cache");
+    let build = |out: &Path| {
+        bin()
+            .env("PACKAGE_DEFS_URL_REWRITE", real.rewrite_env())
+            .arg("--definitions")
+            .arg(shipped())
+            .arg("--cache")
+            .arg(&downloads)
+            .args(["build", "xen", "--mode", "vm", "--json", "--jobs", "2"])
+            .arg("--build-cache")
+            .arg(&builds)
+            .arg("-o")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let first = tmp.path().join("out/first");
+    let o = build(&first);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let entry = builds.join(m["key"].as_str().unwrap());
+    let lib = m["outputs"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|k| k.contains("/lib/libxenvchan.so."))
+        .expect("libxenvchan in the outputs")
+        .clone();
+    let cached = entry.join(&lib);
+    // The real file, not the soname link.
+    assert!(!cached.symlink_metadata().unwrap().file_type().is_symlink());
+    flip_a_byte(&cached);
+
+    let second = tmp.path().join("out/second");
+    let o = build(&second);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!(
+            "warning: build cache entry {} is corrupt",
+            entry.display()
+        )) && e.contains(&lib),
+        "{e}"
+    );
+    let m2: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(m2["outputs"], m["outputs"]);
+    assert!(!second.join("logs/from-cache.txt").exists(), "built again");
+    let (h, _) = content_hash::hash_file(&second.join(&lib)).unwrap();
+    assert_eq!(m["outputs"][lib.as_str()], h.to_hex());
+}

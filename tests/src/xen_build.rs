@@ -70,9 +70,30 @@ impl RealInputs {
     }
 }
 
+/// The real inputs, fetched and verified once per process (the full build, the vm build and
+/// the e2e configuration all read the same trees); their folder is removed at exit.
+pub fn real_inputs() -> Result<&'static RealInputs, String> {
+    static ONCE: std::sync::OnceLock<Result<RealInputs, String>> = std::sync::OnceLock::new();
+    extern "C" fn remove_at_exit() {
+        if let Some(Ok(r)) = ONCE.get() {
+            let _ = std::fs::remove_dir_all(r._dir.path());
+        }
+    }
+    let r = ONCE.get_or_init(|| {
+        let r = fetch_real_inputs();
+        if r.is_ok() {
+            // Statics are never dropped: without this the trees would stay in /tmp.
+            // SAFETY: registers a plain `extern "C" fn` without captured state.
+            unsafe { libc::atexit(remove_at_exit) };
+        }
+        r
+    });
+    r.as_ref().map_err(Clone::clone)
+}
+
 /// Serves the real repositories, loads the shipped definitions and fetches and verifies the
 /// `xen` package's trees (signatures, commits, NAR pins) as `prepare` and `build` do.
-pub fn real_inputs() -> Result<RealInputs, String> {
+fn fetch_real_inputs() -> Result<RealInputs, String> {
     let real = test_servers::RealRepos::serve().map_err(|e| e.to_string())?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let defs = package_defs::load_dir(&crate::workspace_root().join("definitions"))
@@ -175,7 +196,7 @@ fn shared_build(mode: Mode, suffix: &str) -> Result<(PathBuf, build::Manifest), 
     let out = crate::workspace_root()
         .join("target/qxk-cache/qubes-xen")
         .join(format!("{}-{}{suffix}", xen.name, xen.version));
-    let i = inputs(&r, &xen, &data);
+    let i = inputs(r, &xen, &data);
     let mut opts = options(mode);
     opts.replace = true;
     let key = build::key(&i, &opts).map_err(|e| e.to_string())?;

@@ -77,35 +77,45 @@ macro_rules! checks {
     };
 }
 
+/// The checks both boots run (the control plane, xen-sys, the C xenstored, a domU, the
+/// template image), then each boot's own.
+macro_rules! both_boots_and {
+    ($boot:ident; $($test:ident => $name:literal,)*) => {
+        checks! { $boot;
+            dom0_control_plane => "dom0/control-plane",
+            xen_sys_version => "xen-sys/version",
+            xen_sys_physinfo => "xen-sys/physinfo",
+            xen_sys_domains_xenctrl => "xen-sys/domains-xenctrl",
+            xen_sys_domains_xenlight => "xen-sys/domains-xenlight",
+            xenstored_libxenstore_rw => "xenstored/libxenstore-rw",
+            xenstored_client_rw => "xenstored/client-rw",
+            xenstored_xs_cli => "xenstored/xs-cli",
+            xenstored_load => "xenstored/load",
+            xenstored_client_xenbus => "xenstored/client-xenbus",
+            domu_create => "domu/create",
+            domu_identity => "domu/identity",
+            domu_home_write => "domu/home-write",
+            domu_watch => "domu/watch",
+            domu_client_identity => "domu/client-identity",
+            domu_client_home_write => "domu/client-home-write",
+            domu_client_watch => "domu/client-watch",
+            domu_xs_cli => "domu/xs-cli",
+            domu_xs_ls => "domu/xs-ls",
+            domu_dom0_view => "domu/dom0-view",
+            domu_destroy => "domu/destroy",
+            image_template_domu_reads_its_name => "image/template-domu-name",
+            $($test => $name,)*
+        }
+    };
+}
+
 /// Qubes' own hypervisor and tools.
 mod qubes {
     use super::*;
-    checks! { qubes_boot;
-        dom0_control_plane => "dom0/control-plane",
+    both_boots_and! { qubes_boot;
         qubes_buildinfo_config => "qubes/buildinfo-config",
         qubes_builtin_cmdline => "qubes/builtin-cmdline",
         qubes_version => "qubes/version",
-        xen_sys_version => "xen-sys/version",
-        xen_sys_physinfo => "xen-sys/physinfo",
-        xen_sys_domains_xenctrl => "xen-sys/domains-xenctrl",
-        xen_sys_domains_xenlight => "xen-sys/domains-xenlight",
-        xenstored_libxenstore_rw => "xenstored/libxenstore-rw",
-        xenstored_client_rw => "xenstored/client-rw",
-        xenstored_xs_cli => "xenstored/xs-cli",
-        xenstored_load => "xenstored/load",
-        xenstored_client_xenbus => "xenstored/client-xenbus",
-        domu_create => "domu/create",
-        domu_identity => "domu/identity",
-        domu_home_write => "domu/home-write",
-        domu_watch => "domu/watch",
-        domu_client_identity => "domu/client-identity",
-        domu_client_home_write => "domu/client-home-write",
-        domu_client_watch => "domu/client-watch",
-        domu_xs_cli => "domu/xs-cli",
-        domu_xs_ls => "domu/xs-ls",
-        domu_dom0_view => "domu/dom0-view",
-        domu_destroy => "domu/destroy",
-        image_template_domu_reads_its_name => "image/template-domu-name",
         bundle_xs_reads_the_domu_name => "bundle/xs-name",
         bundle_vchan_client_loads_only_bundle_libraries => "bundle/vchan-libs",
         bundle_vchan_16_mib_dom0_to_domu => "bundle/vchan-dom0-to-domu",
@@ -116,29 +126,7 @@ mod qubes {
 /// Debian's stock Xen: only for oxenstored, which Qubes' build does not have.
 mod debian {
     use super::*;
-    checks! { debian_boot;
-        dom0_control_plane => "dom0/control-plane",
-        xen_sys_version => "xen-sys/version",
-        xen_sys_physinfo => "xen-sys/physinfo",
-        xen_sys_domains_xenctrl => "xen-sys/domains-xenctrl",
-        xen_sys_domains_xenlight => "xen-sys/domains-xenlight",
-        xenstored_libxenstore_rw => "xenstored/libxenstore-rw",
-        xenstored_client_rw => "xenstored/client-rw",
-        xenstored_xs_cli => "xenstored/xs-cli",
-        xenstored_load => "xenstored/load",
-        xenstored_client_xenbus => "xenstored/client-xenbus",
-        domu_create => "domu/create",
-        domu_identity => "domu/identity",
-        domu_home_write => "domu/home-write",
-        domu_watch => "domu/watch",
-        domu_client_identity => "domu/client-identity",
-        domu_client_home_write => "domu/client-home-write",
-        domu_client_watch => "domu/client-watch",
-        domu_xs_cli => "domu/xs-cli",
-        domu_xs_ls => "domu/xs-ls",
-        domu_dom0_view => "domu/dom0-view",
-        domu_destroy => "domu/destroy",
-        image_template_domu_reads_its_name => "image/template-domu-name",
+    both_boots_and! { debian_boot;
         oxenstored_switch => "oxenstored/switch",
         oxenstored_libxenstore_rw => "oxenstored/libxenstore-rw",
         oxenstored_client_rw => "oxenstored/client-rw",

@@ -101,7 +101,7 @@ fn full_build_is_complete_and_a_hypervisor_only_rebuild_elsewhere_is_byte_identi
     let mut opts = options(Mode::Hypervisor);
     opts.cache = None;
     let hv_out = dir.path().join("elsewhere/xen-hv");
-    let hv = xen_build::build_into(&r, &opts, &hv_out).unwrap_or_else(|e| panic!("{e}"));
+    let hv = xen_build::build_into(r, &opts, &hv_out).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(hv.mode, Mode::Hypervisor);
     assert!(!hv_out.join("install").exists() && !hv_out.join("tree").exists());
     assert_eq!(
@@ -154,7 +154,7 @@ fn a_patch_that_does_not_apply_names_it_and_its_hunk_and_leaves_no_output() {
     let out = dir.path().join("xen-out");
     let mut opts = options(Mode::Hypervisor);
     opts.cache = None;
-    let e = package_defs::build::build(&inputs(&r, &xen, &data), &opts, &out)
+    let e = package_defs::build::build(&inputs(r, &xen, &data), &opts, &out)
         .expect_err("a corrupted patch must fail the build")
         .to_string();
     assert!(
@@ -303,7 +303,7 @@ fn a_compile_failure_names_the_step_and_its_log() {
     let out = dir.path().join("xen-out");
     let mut opts = options(Mode::Hypervisor);
     opts.cache = None;
-    let e = package_defs::build::build(&inputs(&r, &xen, &data), &opts, &out)
+    let e = package_defs::build::build(&inputs(r, &xen, &data), &opts, &out)
         .expect_err("the injected #error must fail the build")
         .to_string();
     let log = dir.path().join("xen-out.failed-logs/xen.log");

@@ -7,9 +7,30 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bump_bot::packages::BoxError;
-use bump_bot::{Followed, Packages};
+use bump_bot::{BotConfig, Followed, Packages, RunLock};
 use time::Date;
 use upstream_tags::{QubesVersion, Stream};
+
+/// The run lock of `cfg`'s state folder, as `package-defs bot` takes it for a whole run.
+/// A test locks again right after dropping a lock, which the bot never does (one lock per
+/// process): a child that another test thread is forking can share the released lock's
+/// open file until its exec closes it, so a lock this very process held is waited for
+/// (two seconds at most).
+pub fn lock(cfg: &BotConfig) -> RunLock {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match RunLock::for_state(&cfg.state_dir) {
+            Ok(l) => return l,
+            Err(bump_bot::lock::LockError::Held { holder, .. })
+                if holder == std::process::id().to_string()
+                    && std::time::Instant::now() < until =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
 
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")

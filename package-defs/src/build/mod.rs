@@ -14,7 +14,8 @@
 //! The output folder is built as a hidden sibling and renamed into place; on failure nothing
 //! is left where the output should be, only the logs in `<output>.failed-logs/`. Finished
 //! outputs are cached by the key of every input (pins, flags, mode, toolchain, this recipe's
-//! version) and copied from the cache on a hit.
+//! version); a hit is copied and checked against its manifest's sha256s before use, and a
+//! corrupt entry is dropped and built again.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -629,9 +630,8 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
     let staged = work.join("out");
 
     if let Some(hit) = opts.cache.as_ref().map(|c| c.join(&key)) {
-        if hit.join("manifest.json").is_file() {
+        if hit.join("manifest.json").is_file() && cache_hit(&hit, &staged, &key)? {
             tracing::info!("build found in the cache: {}", hit.display());
-            copy_tree(&hit, &staged)?;
             // The output's logs are those of the build that made these bytes, and say so.
             let cached_logs = staged.join("logs");
             if cached_logs.is_dir() {
@@ -681,6 +681,7 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
         inputs.upstream_dir,
         work,
         Headers::Skip,
+        &|| env.command("patch", &home),
         &mut |_, p| {
             progress.line(&p.file);
             progress.done();
@@ -864,6 +865,56 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, BuildError> {
     })
 }
 
+/// Copies the cache entry `hit` to `staged` and checks the copy (what will be used) against
+/// its manifest: the key, every output's sha256 and the installed tree's NAR. A mismatch is a
+/// warning; the entry is dropped and `false` says to build again.
+fn cache_hit(hit: &Path, staged: &Path, key: &str) -> Result<bool, BuildError> {
+    copy_tree(hit, staged)?;
+    let problem = match read_manifest(staged) {
+        Err(e) => Some(e.to_string()),
+        Ok(m) if m.key != key => Some(format!("its manifest's key is {}", m.key)),
+        // Files first, the installed tree's NAR last: the warning names the file that changed.
+        Ok(m) => m
+            .outputs
+            .iter()
+            .filter(|(f, _)| *f != "install")
+            .chain(m.outputs.iter().filter(|(f, _)| *f == "install"))
+            .find_map(|(file, pinned)| {
+                let path = staged.join(file);
+                let found = if file == "install" {
+                    nar_of(&path)
+                } else {
+                    sha256_file(&path)
+                };
+                match found {
+                    Ok(f) if &f == pinned => None,
+                    Ok(f) => Some(format!(
+                        "{file} hashes to {f}, but its manifest records {pinned}"
+                    )),
+                    Err(e) => Some(e.to_string()),
+                }
+            }),
+    };
+    let Some(problem) = problem else {
+        return Ok(true);
+    };
+    tracing::warn!(
+        "build cache entry {} is corrupt ({problem}); dropping it and building again",
+        hit.display()
+    );
+    std::fs::remove_dir_all(staged).map_err(io(staged, "remove"))?;
+    // Renamed away first, so a concurrent build never copies a half-removed entry.
+    let dropped = hit.with_file_name(format!(
+        ".{}.dropped-{}",
+        hit.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    if std::fs::rename(hit, &dropped).is_ok() {
+        let _ = std::fs::remove_dir_all(&dropped);
+    }
+    Ok(false)
+}
+
 /// Copies a finished output into the cache (temp + rename); a cache that cannot be written
 /// only costs a warning.
 fn store_in_cache(staged: &Path, cache: &Path, key: &str) {
@@ -901,11 +952,15 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), BuildError> {
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
-    crate::fsutil::copy_tree(from, to).map_err(|e| BuildError::Io {
+    crate::fsutil::copy_tree(from, to).map_err(path_error)
+}
+
+fn path_error(e: crate::fsutil::PathError) -> BuildError {
+    BuildError::Io {
         path: e.path,
         what: e.what,
         source: e.source,
-    })
+    }
 }
 
 /// Rewrites symlinks under `dir` that point into `root` by absolute path (Xen's
@@ -914,31 +969,22 @@ fn relative_links(tree: &Path) -> Result<(), BuildError> {
     // make writes the links with its canonical working directory: walk and compare with that,
     // whatever relative or symlinked path the caller named the tree by.
     let root = tree.canonicalize().map_err(io(tree, "resolve"))?;
-    relative_links_under(&root, &root)
-}
-
-fn relative_links_under(dir: &Path, root: &Path) -> Result<(), BuildError> {
-    for e in std::fs::read_dir(dir).map_err(io(dir, "read"))? {
-        let e = e.map_err(io(dir, "read"))?;
+    for e in crate::fsutil::walk(&root) {
+        let e = e.map_err(path_error)?;
+        if !e.file_type().is_symlink() {
+            continue;
+        }
         let p = e.path();
-        let ft = e.file_type().map_err(io(&p, "stat"))?;
-        if ft.is_symlink() {
-            let target = std::fs::read_link(&p).map_err(io(&p, "read link"))?;
-            if let Ok(inside) = target.strip_prefix(root) {
-                let depth = p
-                    .parent()
-                    .and_then(|d| d.strip_prefix(root).ok())
-                    .map_or(0, |d| d.components().count());
-                let mut rel = PathBuf::new();
-                for _ in 0..depth {
-                    rel.push("..");
-                }
-                rel.push(inside);
-                std::fs::remove_file(&p).map_err(io(&p, "replace link"))?;
-                std::os::unix::fs::symlink(&rel, &p).map_err(io(&p, "create link"))?;
+        let target = std::fs::read_link(p).map_err(io(p, "read link"))?;
+        if let Ok(inside) = target.strip_prefix(&root) {
+            let depth = e.depth() - 1;
+            let mut rel = PathBuf::new();
+            for _ in 0..depth {
+                rel.push("..");
             }
-        } else if ft.is_dir() {
-            relative_links_under(&p, root)?;
+            rel.push(inside);
+            std::fs::remove_file(p).map_err(io(p, "replace link"))?;
+            std::os::unix::fs::symlink(&rel, p).map_err(io(p, "create link"))?;
         }
     }
     Ok(())

@@ -179,15 +179,11 @@ pub(super) fn build_in(
     for p in &series.patches {
         progress.line(&p.file);
         applied.push_str(&format!("{}\n", p.file));
-        let mut c = env.command("patch", &home);
-        c.args(&series.patch_args)
-            .arg("--batch")
-            .arg("-i")
-            .arg(inputs.qubes_dir.join(&p.file));
-        c.current_dir(&tree)
-            .timeout(Duration::from_secs(120))
-            .merge_stderr();
-        if let Err(e) = c.run() {
+        let file = inputs.qubes_dir.join(&p.file);
+        let command = env.command("patch", &home);
+        if let Err(e) =
+            crate::sources::prepare::apply_patch(command, &tree, &file, &series.patch_args)
+        {
             applied.push_str(&format!("{e}\n"));
             let _ = std::fs::write(&patch_log, &applied);
             return Err(BuildError::Step {
@@ -357,19 +353,12 @@ fn fix_pc_files(pcdir: &Path, prefix: &str) -> Result<(), BuildError> {
 /// Regular files under `dir` (recursively, symlinks not followed), sorted.
 pub(crate) fn regular_files(dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
     let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).map_err(io(&d, "read"))? {
-            let e = e.map_err(io(&d, "read"))?;
-            let ft = e.file_type().map_err(io(&e.path(), "stat"))?;
-            if ft.is_dir() {
-                todo.push(e.path());
-            } else if ft.is_file() {
-                out.push(e.path());
-            }
+    for e in crate::fsutil::walk(dir) {
+        let e = e.map_err(super::path_error)?;
+        if e.file_type().is_file() {
+            out.push(e.into_path());
         }
     }
-    out.sort();
     Ok(out)
 }
 

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use package_defs::bot::{check_signing_key, git_toplevel};
-use package_defs::export::guix;
 
 use super::{definitions_dir, sources};
 use crate::Cli;
@@ -184,12 +183,11 @@ pub(crate) fn run(cli: &Cli, args: &BotArgs) -> Result<()> {
     };
     // A Guix channel's bump commits carry the regenerated modules, signed by a key its
     // `.guix-authorizations` lists (else Guix users' `guix pull` refuses them).
-    let guix_channel = repo.join(".guix-channel").exists().then(|| {
-        rel.parent()
-            .unwrap_or(std::path::Path::new(""))
-            .join(guix::CHANNEL_DIR)
-            .to_string_lossy()
-            .into_owned()
+    let guix_channel = package_defs::export::channel::directory(&repo)?.map(|directory| {
+        package_defs::bot::GuixChannel {
+            directory,
+            definitions: rel.to_path_buf(),
+        }
     });
     if !args.dry_run {
         check_signing_key(&repo, &args.base, args.sign.as_deref())?;
@@ -199,14 +197,17 @@ pub(crate) fn run(cli: &Cli, args: &BotArgs) -> Result<()> {
         with_tarball: !args.skip_tarball,
         guix_channel,
     };
-    let report = bump_bot::run(&cfg, &packages, tags.as_ref())?;
+    // One lock from the first step to the last push: no other run starts in between.
+    let lock = bump_bot::RunLock::for_state(&state_dir)?;
+    let report = bump_bot::run(&cfg, &lock, &packages, tags.as_ref())?;
     let published = match (&args.push, args.dry_run) {
         (Some(remote), false) => {
             let target = bump_bot::Publish {
                 remote: remote.clone(),
                 to_branch: args.push_branch.clone(),
             };
-            Some(bump_bot::publish(&repo, &state_dir, &report, &target))
+            bump_bot::hold_if_asked(&state_dir, "publish");
+            Some(bump_bot::publish(&repo, &lock, &report, &target))
         }
         _ => None,
     };

@@ -80,18 +80,10 @@ pub(crate) fn run(cli: &Cli, a: &BuildArgs) -> Result<()> {
     use package_defs::build;
     use std::io::IsTerminal;
     let defs = load(cli)?;
+    let p = super::xen_package(&defs, &a.package)?.package;
     let out = match &a.output {
         Some(o) => o.clone(),
-        None => {
-            let p = defs.get(&a.package).with_context(|| {
-                format!(
-                    "unknown package '{}'; known: {}",
-                    a.package,
-                    defs.names().join(", ")
-                )
-            })?;
-            PathBuf::from("out").join(format!("{}-{}", p.name, p.version))
-        }
+        None => PathBuf::from("out").join(format!("{}-{}", p.name, p.version)),
     };
     let mut opts = build::BuildOptions {
         mode: a.mode,

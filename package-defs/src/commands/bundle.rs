@@ -70,6 +70,7 @@ pub(crate) fn run(cli: &Cli, a: &BundleArgs) -> Result<()> {
         None => xs_beside_me()?,
     };
     let defs = load(cli)?;
+    super::xen_package(&defs, &a.package)?;
     let mut opts = build::BuildOptions {
         mode: build::Mode::Vm,
         progress: !cli.global.quiet && std::io::stderr().is_terminal(),

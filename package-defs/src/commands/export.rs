@@ -1,6 +1,6 @@
 //! `package-defs export`: the definitions in another format (the Guix channel).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
@@ -47,7 +47,26 @@ pub(crate) fn run(cli: &Cli, args: &Export) -> Result<()> {
     }
     let dir = match channel {
         Some(c) => c.clone(),
-        None => guix::channel_dir(&definitions_dir(cli)?),
+        None => {
+            // The repository the definitions folder sits in, as its `.guix-channel` says.
+            let defs_dir = definitions_dir(cli)?;
+            let root = std::fs::canonicalize(&defs_dir)
+                .with_context(|| format!("definitions folder {}", defs_dir.display()))?
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            match package_defs::export::channel::directory(&root)? {
+                Some(d) => root.join(d),
+                None => {
+                    return Err(qxk_cli::usage(format!(
+                        "{}: not found, so {} is not a Guix channel; pass --channel DIR",
+                        root.join(package_defs::export::channel::CHANNEL_FILE)
+                            .display(),
+                        root.display()
+                    )))
+                }
+            }
+        }
     };
     let files = guix::channel(&defs)?;
     if *check {

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use package_defs::sources::fetch::GitSources;
-use package_defs::{load_dir, Definitions};
+use package_defs::{load_dir, Definitions, LookupError, XenPackage};
 
 use crate::Cli;
 
@@ -41,6 +41,17 @@ pub(crate) fn definitions_dir(cli: &Cli) -> Result<PathBuf> {
 
 pub(crate) fn load(cli: &Cli) -> Result<Definitions> {
     Ok(load_dir(&definitions_dir(cli)?)?)
+}
+
+/// A package named on the command line that is unknown or of the wrong kind is a usage
+/// error (exit 2) in every command: the library's one lookup, its one message.
+pub(crate) fn usage(e: LookupError) -> anyhow::Error {
+    qxk_cli::usage(e.to_string())
+}
+
+/// The xen package `name` and its data package, checked before anything is fetched.
+pub(crate) fn xen_package<'a>(defs: &'a Definitions, name: &str) -> Result<XenPackage<'a>> {
+    defs.xen_package(name).map_err(usage)
 }
 
 pub(crate) fn sources(cli: &Cli) -> Result<GitSources> {

@@ -19,6 +19,7 @@ pub(crate) struct PrepareArgs {
 pub(crate) fn run(cli: &Cli, args: &PrepareArgs) -> Result<()> {
     let PrepareArgs { package, vendor } = args;
     let defs = load(cli)?;
+    super::xen_package(&defs, package)?;
     let sources = sources(cli)?;
     let work = tempfile::tempdir().context("cannot create a work folder")?;
     let out = verify::fetch_and_prepare(&defs, package, &sources, work.path(), vendor)?;

@@ -34,6 +34,7 @@ pub(crate) fn run(cli: &Cli, args: &ReconcileArgs) -> Result<()> {
         json,
     } = args;
     let defs = load(cli)?;
+    super::xen_package(&defs, package)?;
     let input = package_defs::reconcile::from_definitions(&defs, package, vendor)?;
     let r = xen_config::cli::reconcile(xen_config::cli::Request {
         xen_dir: &input.xen_dir,

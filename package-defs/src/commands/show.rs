@@ -23,12 +23,11 @@ pub(crate) fn run(cli: &Cli, args: &ShowArgs) -> Result<()> {
         vm_series,
     } = args;
     let defs = load(cli)?;
-    let p = defs.get(package).ok_or_else(|| {
-        qxk_cli::usage(format!(
-            "unknown package '{package}'; known: {}",
-            defs.names().join(", ")
-        ))
-    })?;
+    let p = defs.package(package).map_err(super::usage)?;
+    if *vm_series {
+        // A qubes-data package, or the one a xen package uses.
+        defs.qubes_data(package).map_err(super::usage)?;
+    }
     if *vm_series {
         let sources = sources(cli)?;
         let work = tempfile::tempdir().context("cannot create a work folder")?;

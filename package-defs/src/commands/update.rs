@@ -58,6 +58,7 @@ pub(crate) fn run(cli: &Cli, args: &UpdateArgs) -> Result<()> {
         repin,
     } = args;
     let defs = load(cli)?;
+    super::xen_package(&defs, package)?;
     let sources = sources(cli)?;
     let req = pipeline::Request {
         package,

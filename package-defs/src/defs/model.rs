@@ -141,9 +141,79 @@ pub struct PatchPin {
 /// Marker for a hash not known yet; `update`/`verify` fill it.
 pub const UNPINNED: &str = "unpinned";
 
+/// A xen package and the qubes-data package its patches and config come from: what every
+/// command that takes a package name looks up, through [`Definitions::xen_package`].
+#[derive(Debug, Clone, Copy)]
+pub struct XenPackage<'a> {
+    pub package: &'a Package,
+    pub xen: &'a XenDef,
+    pub data_package: &'a Package,
+    pub data: &'a DataDef,
+}
+
+/// A package name on the command line that names no package, or one of the wrong kind. The
+/// binary turns it into a usage error (exit 2), whichever command meets it.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("unknown package '{name}'; known: {known}")]
+    Unknown { name: String, known: String },
+    #[error("'{name}' is a qubes-data package; name the xen package that uses it ({users})")]
+    DataPackage { name: String, users: String },
+    /// The loader refuses this; only definitions built by hand get here.
+    #[error("{}: '{name}' names data package '{data}', which is missing or not a qubes-data package", path.display())]
+    NoData {
+        path: PathBuf,
+        name: String,
+        data: String,
+    },
+}
+
 impl Definitions {
     pub fn get(&self, name: &str) -> Option<&Package> {
         self.packages.iter().find(|p| p.name == name)
+    }
+
+    /// The package `name`, of any kind.
+    pub fn package(&self, name: &str) -> Result<&Package, LookupError> {
+        self.get(name).ok_or_else(|| LookupError::Unknown {
+            name: name.into(),
+            known: self.names().join(", "),
+        })
+    }
+
+    /// The xen package `name` and its data package: the one lookup of "package -> xen
+    /// definition -> data package" (update, verify, prepare, build, reconcile).
+    pub fn xen_package(&self, name: &str) -> Result<XenPackage<'_>, LookupError> {
+        let package = self.package(name)?;
+        let Some(xen) = package.as_xen() else {
+            return Err(LookupError::DataPackage {
+                name: name.into(),
+                users: self.data_users(name).join(", "),
+            });
+        };
+        let (data_package, data) = self
+            .get(&xen.data)
+            .and_then(|d| Some((d, d.as_data()?)))
+            .ok_or_else(|| LookupError::NoData {
+                path: package.path.clone(),
+                name: name.into(),
+                data: xen.data.clone(),
+            })?;
+        Ok(XenPackage {
+            package,
+            xen,
+            data_package,
+            data,
+        })
+    }
+
+    /// The qubes-data package `name` is, or the one xen package `name` uses.
+    pub fn qubes_data(&self, name: &str) -> Result<(&Package, &DataDef), LookupError> {
+        let package = self.package(name)?;
+        match package.as_data() {
+            Some(d) => Ok((package, d)),
+            None => self.xen_package(name).map(|x| (x.data_package, x.data)),
+        }
     }
 
     pub fn names(&self) -> Vec<&str> {

@@ -376,23 +376,8 @@ pub fn for_package(
     sources: &dyn crate::sources::fetch::Sources,
     work: &Path,
 ) -> anyhow::Result<PinnedVmSeries> {
-    let pkg = defs
-        .get(name)
-        .ok_or_else(|| anyhow::anyhow!("unknown package '{name}'"))?;
-    let (data_name, data) = match (pkg.as_data(), pkg.as_xen()) {
-        (Some(d), _) => (name.to_string(), d),
-        (None, Some(x)) => {
-            let d = defs.get(&x.data).and_then(|d| d.as_data()).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: data package '{}' is not a qubes-data package",
-                    pkg.path.display(),
-                    x.data
-                )
-            })?;
-            (x.data.clone(), d)
-        }
-        (None, None) => anyhow::bail!("package '{name}' has no Qubes data"),
-    };
+    let (data_package, data) = defs.qubes_data(name)?;
+    let data_name = data_package.name.clone();
     let s = &data.source;
     let dest = work.join("qubes-data");
     crate::sources::verify::fetch_data(&defs.dir, sources, s, &dest)?;

@@ -16,17 +16,6 @@ pub const MODULE: &str = "(qubes-xen-kit sources)";
 /// Module name of the packages file (`qubes-xen-kit/packages.scm` under a channel root).
 pub const PACKAGES_MODULE: &str = "(qubes-xen-kit packages)";
 
-/// The channel directory (`.guix-channel`'s `directory`), relative to the repository root.
-pub const CHANNEL_DIR: &str = "guix";
-
-/// The channel directory beside a definitions folder (`definitions/` -> `guix/`).
-pub fn channel_dir(defs: &Path) -> PathBuf {
-    let abs = std::fs::canonicalize(defs).unwrap_or_else(|_| defs.to_path_buf());
-    abs.parent()
-        .map(|p| p.join(CHANNEL_DIR))
-        .unwrap_or_else(|| PathBuf::from(CHANNEL_DIR))
-}
-
 /// Every generated file, relative to the channel directory, with its text.
 pub fn channel(defs: &Definitions) -> Result<Vec<(&'static str, String)>, ExportError> {
     Ok(vec![

@@ -105,28 +105,66 @@ const REJECT_LINES: usize = 60;
 /// despite `--batch`) must not stall a build.
 const PATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Applies one patch as rpm does (`-p1 --fuzz=0`); on failure returns its output and the
-/// rejected hunks.
-fn apply_patch(tree: &Path, file: &Path, p: &PatchPin) -> Result<(), PrepareError> {
-    let rej_dir = tempfile::tempdir().map_err(io(Path::new("/tmp"), "create a temp folder"))?;
+/// How `patch` applies Qubes' spec series: as rpm's `%autosetup -p1` does (fuzz 0).
+const SPEC_PATCH_OPTIONS: [&str; 5] = [
+    "-p1",
+    "--fuzz=0",
+    "--forward",
+    "--no-backup-if-mismatch",
+    "-s",
+];
+
+/// A patch that did not apply.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchError {
+    /// `patch` ran and refused: what it printed and the hunks it rejected.
+    #[error("{output}{}", rejected_text(.rejected))]
+    Rejected {
+        output: String,
+        /// The hunks `patch` rejected, as it writes them to a `.rej` file (first lines).
+        rejected: String,
+    },
+    /// `patch` could not start, or hung.
+    #[error(transparent)]
+    Process(#[from] qxk_process::Error),
+    #[error("cannot create a temporary folder for patch's rejected hunks: {0}")]
+    RejectFolder(std::io::Error),
+}
+
+/// `patch` for `prepare` outside a build: the caller's `PATH`, and nothing else of its
+/// environment (`POSIXLY_CORRECT`, `VERSION_CONTROL`, `PATCH_GET`... change what `patch`
+/// does). A build passes its own cleared environment instead.
+pub fn patch_command() -> Cmd {
+    let mut c = Cmd::new("patch");
+    c.env_clear().env("LC_ALL", "C");
+    if let Some(path) = std::env::var_os("PATH") {
+        c.env("PATH", path);
+    }
+    c
+}
+
+/// The one patch step, for the spec series (`prepare`, full and hypervisor builds) and the
+/// VM series (vm builds): applies `file` inside `tree` with `options`, running `command`
+/// (`patch` in the environment the caller chose), in batch mode; on failure the error holds
+/// `patch`'s output and the rejected hunks.
+pub fn apply_patch(
+    mut command: Cmd,
+    tree: &Path,
+    file: &Path,
+    options: &[impl AsRef<std::ffi::OsStr>],
+) -> Result<(), PatchError> {
+    let rej_dir = tempfile::tempdir().map_err(PatchError::RejectFolder)?;
     let rej = rej_dir.path().join("rejects.rej");
-    let run = Cmd::new("patch")
-        .args([
-            "-p1",
-            "--fuzz=0",
-            "--forward",
-            "--batch",
-            "--no-backup-if-mismatch",
-            "-s",
-        ])
+    command
+        .args(options)
+        .arg("--batch")
         .arg(format!("--reject-file={}", rej.display()))
         .arg("-i")
         .arg(file)
         .current_dir(tree)
         .timeout(PATCH_TIMEOUT)
-        .merge_stderr()
-        .run();
-    match run {
+        .merge_stderr();
+    match command.run() {
         Ok(_) => Ok(()),
         Err(e @ qxk_process::Error::Spawn { .. }) => Err(e.into()),
         Err(e) => {
@@ -136,14 +174,35 @@ fn apply_patch(tree: &Path, file: &Path, p: &PatchPin) -> Result<(), PrepareErro
             if text.lines().count() > REJECT_LINES {
                 rejected.push("[...]");
             }
-            Err(PrepareError::Patch {
-                number: p.number,
-                file: p.file.clone(),
+            Err(PatchError::Rejected {
                 output: e.to_string(),
                 rejected: rejected.join("\n"),
             })
         }
     }
+}
+
+/// A patch of the spec series, pinned as `p`.
+fn apply_spec_patch(
+    command: Cmd,
+    tree: &Path,
+    file: &Path,
+    p: &PatchPin,
+) -> Result<(), PrepareError> {
+    apply_patch(command, tree, file, &SPEC_PATCH_OPTIONS).map_err(|e| match e {
+        PatchError::Rejected { output, rejected } => PrepareError::Patch {
+            number: p.number,
+            file: p.file.clone(),
+            output,
+            rejected,
+        },
+        PatchError::Process(e) => e.into(),
+        PatchError::RejectFolder(source) => PrepareError::Io {
+            path: std::env::temp_dir(),
+            what: "create a temporary folder",
+            source,
+        },
+    })
 }
 
 fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> PrepareError + 'a {
@@ -214,11 +273,14 @@ pub fn prepare_with(
         upstream_dir,
         vendor,
         headers,
+        &patch_command,
         &mut |_, _| {},
     )
 }
 
-/// [`prepare_with`], calling `on_patch(index, patch)` before each patch is applied (progress).
+/// [`prepare_with`], running `patch` as `patch_command` makes it (a build's cleared
+/// environment) and calling `on_patch(index, patch)` before each patch is applied (progress).
+#[allow(clippy::too_many_arguments)]
 pub fn prepare_observed(
     pkg: &Package,
     data: &DataDef,
@@ -226,6 +288,7 @@ pub fn prepare_observed(
     upstream_dir: &Path,
     vendor: &Path,
     headers: Headers,
+    patch_command: &dyn Fn() -> Cmd,
     on_patch: &mut dyn FnMut(usize, &PatchPin),
 ) -> Result<PathBuf, PrepareError> {
     let out = vendor.join(tree_name(pkg));
@@ -247,7 +310,7 @@ pub fn prepare_observed(
         copy_tree(upstream_dir, &tmp)?;
         for (i, p) in data.patches.iter().enumerate() {
             on_patch(i, p);
-            apply_patch(&tmp, &qubes_dir.join(&p.file), p)?;
+            apply_spec_patch(patch_command(), &tmp, &qubes_dir.join(&p.file), p)?;
         }
         let dot = tmp.join("xen/.config");
         std::fs::create_dir_all(tmp.join("xen")).map_err(io(&tmp, "create xen/"))?;
@@ -267,4 +330,55 @@ pub fn prepare_observed(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree_and_patch() -> (tempfile::TempDir, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("tree")).unwrap();
+        std::fs::write(d.path().join("tree/a.c"), "one\ntwo\nthree\n").unwrap();
+        let patch = d.path().join("fix.patch");
+        std::fs::write(
+            &patch,
+            "--- a/a.c\n+++ b/a.c\n@@ -1,3 +1,3 @@\n one\n-TWO\n+2\n three\n",
+        )
+        .unwrap();
+        (d, patch)
+    }
+
+    #[test]
+    fn a_rejected_patch_keeps_its_hunks_with_any_options() {
+        let (d, patch) = tree_and_patch();
+        // The spec's options and a recipe's own (the VM series), through the same step.
+        for options in [&SPEC_PATCH_OPTIONS[..], &["-s", "-F0", "-E", "-p1"][..]] {
+            let e = apply_patch(patch_command(), &d.path().join("tree"), &patch, options)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("rejected hunk(s):\n") && e.contains("@@ -1,3 +1,3 @@\n one\n-TWO\n+2"),
+                "{options:?}: {e}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("tree/a.c")).unwrap(),
+            "one\ntwo\nthree\n"
+        );
+    }
+
+    #[test]
+    fn patch_runs_in_the_environment_the_caller_gives_and_no_other() {
+        // `patch` in a cleared environment whose PATH holds no `patch`: it is not found,
+        // whatever the test's own PATH says.
+        let (d, patch) = tree_and_patch();
+        let mut c = Cmd::new("patch");
+        c.env_clear().env("PATH", d.path());
+        let e = apply_patch(c, &d.path().join("tree"), &patch, &["-p1"]).unwrap_err();
+        assert!(
+            matches!(e, PatchError::Process(qxk_process::Error::Spawn { .. })),
+            "{e}"
+        );
+    }
 }

@@ -259,21 +259,12 @@ pub fn fetch_verified<'a>(
     sources: &dyn Sources,
     work: &Path,
 ) -> anyhow::Result<Verified<'a>> {
-    let pkg: &Package = defs.get(name).ok_or_else(|| {
-        anyhow::anyhow!(
-            "unknown package '{name}'; known: {}",
-            defs.names().join(", ")
-        )
-    })?;
-    let x = pkg.as_xen().ok_or_else(|| {
-        anyhow::anyhow!("'{name}' is a data package; prepare the xen package that uses it")
-    })?;
-    let data_pkg = defs
-        .get(&x.data)
-        .ok_or_else(|| anyhow::anyhow!("data package '{}' missing", x.data))?;
-    let d = data_pkg
-        .as_data()
-        .ok_or_else(|| anyhow::anyhow!("'{}' is not a data package", x.data))?;
+    let crate::defs::model::XenPackage {
+        package: pkg,
+        xen: x,
+        data_package: data_pkg,
+        data: d,
+    } = defs.xen_package(name)?;
     let qdir = work.join("qubes");
     fetch_data(&defs.dir, sources, &d.source, &qdir)?;
     let udir = work.join("upstream");

@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use crate::defs::model::{Body, DataDef, Definitions, Package, XenDef};
+use crate::defs::model::{DataDef, Definitions, Package, XenDef};
 use crate::defs::txn::FileChange;
 use crate::defs::version::QubesVersion;
 
@@ -29,8 +29,8 @@ pub use report::{diff, render, Change, PatchReport, Renamed, Report, SecurityRep
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
-    #[error("unknown package '{name}'; known: {known}")]
-    UnknownPackage { name: String, known: String },
+    #[error(transparent)]
+    Lookup(#[from] crate::defs::model::LookupError),
     #[error("{path}: {name}'s [stream] pins commit {commit} of an unmerged branch of {repo}, which has no signed `v<version>-<rel>` tags to move to; move it to another commit with `package-defs update {name} --commit <40-hex commit>`, or follow Qubes' tagged releases by replacing `commit = \"...\"` with `branch = \"<branch>\"` in [stream]")]
     CommitPinnedStream {
         path: String,
@@ -54,8 +54,6 @@ pub enum UpdateError {
         found: QubesVersion,
         expected: QubesVersion,
     },
-    #[error("'{name}' is a data package; update the xen package that uses it ({users})")]
-    DataPackage { name: String, users: String },
     #[error(
         "{name}: {target} is older than the pinned {current}; pass --allow-downgrade to go back"
     )]
@@ -173,17 +171,8 @@ pub fn xen_package<'a>(
     defs: &'a Definitions,
     name: &str,
 ) -> Result<(&'a Package, &'a XenDef), UpdateError> {
-    let pkg = defs.get(name).ok_or_else(|| UpdateError::UnknownPackage {
-        name: name.into(),
-        known: defs.names().join(", "),
-    })?;
-    match &pkg.body {
-        Body::Xen(x) => Ok((pkg, x)),
-        Body::QubesData(_) => Err(UpdateError::DataPackage {
-            name: name.into(),
-            users: defs.data_users(name).join(", "),
-        }),
-    }
+    let x = defs.xen_package(name)?;
+    Ok((x.package, x.xen))
 }
 
 fn resolve_ref<'a>(
@@ -193,20 +182,12 @@ fn resolve_ref<'a>(
     commit: Option<&str>,
     allow: Allow,
 ) -> Result<Target<'a>, UpdateError> {
-    let (pkg, xen) = xen_package(defs, name)?;
-    // The loader guarantees `data` names a qubes-data package.
-    let data_pkg = defs
-        .get(&xen.data)
-        .ok_or_else(|| UpdateError::UnknownPackage {
-            name: xen.data.clone(),
-            known: defs.names().join(", "),
-        })?;
-    let data = data_pkg
-        .as_data()
-        .ok_or_else(|| UpdateError::UnknownPackage {
-            name: xen.data.clone(),
-            known: defs.names().join(", "),
-        })?;
+    let crate::defs::model::XenPackage {
+        package: pkg,
+        xen,
+        data_package: data_pkg,
+        data,
+    } = defs.xen_package(name)?;
     // A commit of an unmerged branch has no `v<version>-<rel>` tag whose signature could be
     // checked: such a stream moves only to a commit a human names (`--commit`), and a tagged
     // stream only to tags.

@@ -270,3 +270,12 @@ pub fn keys_of(v: &serde_json::Value) -> Vec<String> {
     keys.sort();
     keys
 }
+
+/// Changes one byte in the middle of `file` (a corrupted cache entry).
+#[allow(dead_code)]
+pub fn flip_a_byte(file: &Path) {
+    let mut bytes = std::fs::read(file).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(file, bytes).unwrap();
+}

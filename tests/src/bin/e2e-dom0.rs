@@ -967,10 +967,9 @@ fn qubes_build_checks(rep: &mut Reporter) {
     });
     rep.run("qubes/builtin-cmdline", || {
         let config = expected_config()?;
-        let cmdline = config
-            .lines()
-            .find_map(|l| l.strip_prefix("CONFIG_CMDLINE="))
-            .map(|v| v.trim_matches('"').to_string())
+        // xen-config's `.config` reader: quoting and escapes as conf reads them.
+        let cmdline = xen_config::dotconfig::assignments(config.as_bytes())
+            .remove("CMDLINE")
             .context("the expected config sets no CONFIG_CMDLINE")?;
         ensure!(!cmdline.is_empty(), "CONFIG_CMDLINE is empty");
         let dmesg = tool::run("xl", &["dmesg"], T)?;
