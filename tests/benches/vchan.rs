@@ -102,7 +102,7 @@ fn smoke() -> Result<(), String> {
         let mut opts = xen_build::options(mode);
         opts.replace = true;
         let key =
-            build::key(&xen_build::inputs(&r, &xen, &data), &opts).map_err(|e| e.to_string())?;
+            build::key(&xen_build::inputs(r, &xen, &data), &opts).map_err(|e| e.to_string())?;
         if !build::read_manifest(&out).is_ok_and(|m| m.key == key) {
             println!(
                 "smoke: no cached {mode:?} build at {}: the boot's inputs were not assembled (a smoke run builds no Xen)",
