@@ -248,9 +248,12 @@ pub fn archive(build_dir: &Path, xs: &Path) -> Result<(Vec<u8>, BundleManifest),
         .collect();
     uninstall.sort();
     uninstall.push(format!("{current} -> {version}"));
+    // Only the bundle's own folders: `opt/` is the system's (FHS), often there and empty
+    // before the bundle, and no business of its uninstall even when unpacking made it.
+    let own_root = format!("{}/", PREFIX_ROOT.trim_start_matches('/'));
     let mut dirs: Vec<&String> = entries
         .iter()
-        .filter(|(_, k)| matches!(k, Kind::Dir))
+        .filter(|(p, k)| matches!(k, Kind::Dir) && p.starts_with(&own_root))
         .map(|(p, _)| p)
         .collect();
     dirs.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));

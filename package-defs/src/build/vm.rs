@@ -22,6 +22,9 @@ use crate::vm_series::{self, VmSeries};
 pub const PREFIX_ROOT: &str = "/opt/qubes-xen";
 /// The RUNPATH of every ELF file of the bundle.
 pub const RUNPATH: &str = "$ORIGIN/../lib";
+/// The version of vm mode's own steps, part of its cache key: 2 installs Xen's public headers
+/// (`make -C tools/include install`), which the libraries' headers include.
+pub const VM_RECIPE_VERSION: u32 = 2;
 /// The library whose closure the vm build makes (a `tools/libs` folder name).
 pub const VM_ROOT_LIBRARY: &str = "vchan";
 
@@ -148,7 +151,7 @@ pub(super) fn build_in(
         logs,
         staged,
     } = ctx;
-    let progress = Progress::new(opts.progress, 6);
+    let progress = Progress::new(opts.progress, 7);
     let mut seconds = BTreeMap::new();
     let prefix = vm_prefix(inputs.package);
 
@@ -246,6 +249,13 @@ pub(super) fn build_in(
     };
     step(&ctx, "libs", make_libs("subdirs-all"), &mut seconds)?;
     step(&ctx, "install", make_libs("subdirs-install"), &mut seconds)?;
+    // The public headers the libraries' headers include (`<xen/io/libxenvchan.h>`,
+    // `<xen/sys/evtchn.h>`, ...): Xen's own install of them, as the recipe's `install-tools`.
+    let mut c = env.command("make", &home);
+    c.args(["-C", "tools/include", "install"])
+        .arg(format!("DESTDIR={}", dest_abs.display()))
+        .arg(format!("PYTHON={PYTHON}"));
+    step(&ctx, "install-headers", c, &mut seconds)?;
 
     // 4. What the recipe drops (static libraries), pkg-config files that carry the rpath, and
     //    the RUNPATH of every ELF file checked.
