@@ -10,6 +10,7 @@
 pub mod bot;
 pub mod build;
 pub mod bundle;
+pub mod component;
 pub mod edit;
 pub mod fetch;
 mod fsutil;
