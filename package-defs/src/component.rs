@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use toml_edit::{DocumentMut, ImDocument, Item, Table, Value};
 
-use crate::fetch::{pinned_keys, Sources};
-use crate::load::{check_commit, check_nar, key_path, line_col, LoadError, Problem};
-use crate::model::Definitions;
-use crate::txn::FileChange;
+use crate::defs::load::{check_commit, check_nar, key_path, line_col, LoadError, Problem};
+use crate::defs::model::Definitions;
+use crate::defs::txn::FileChange;
+use crate::sources::fetch::{pinned_keys, Sources};
 
 /// The sub-folder of the definitions folder holding the components.
 pub const COMPONENTS_DIR: &str = "components";
@@ -796,7 +796,7 @@ pub fn update(
     if !dry_run {
         // On the definitions folder itself, under the lock a Xen update takes: a Xen update
         // swaps the whole folder, components/ included.
-        crate::txn::commit(
+        crate::defs::txn::commit(
             definitions,
             &[FileChange {
                 name: format!("{COMPONENTS_DIR}/{file}"),

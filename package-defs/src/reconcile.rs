@@ -115,7 +115,7 @@ pub fn from_definitions(
         defs.dir.display(),
         vendor.display()
     );
-    let tree = vendor.join(crate::prepare::tree_name(pkg));
+    let tree = vendor.join(crate::sources::prepare::tree_name(pkg));
     let xen_dir = tree.join("xen");
     let config_path = xen_dir.join(".config");
     if !xen_dir.join("Kconfig").is_file() || !config_path.is_file() {

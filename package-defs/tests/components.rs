@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use package_defs::component::{self, Allow, ComponentVersion};
-use package_defs::fetch::GitSources;
+use package_defs::sources::fetch::GitSources;
 
 fn sources(real: &test_servers::RealRepos, cache: &Path) -> GitSources {
     let mut rw = source_fetch::UrlRewrites::default();

@@ -89,10 +89,10 @@ fn guile_loads_the_exported_module_with_every_pin() {
 /// The channel modules committed in `guix/` are what the shipped definitions generate.
 #[test]
 fn committed_channel_modules_match_the_definitions() {
-    let channel = workspace().join(package_defs::guix::CHANNEL_DIR);
+    let channel = workspace().join(package_defs::export::guix::CHANNEL_DIR);
     let defs = load_dir(&shipped()).unwrap();
-    let files = package_defs::guix::channel(&defs).unwrap();
-    let stale = package_defs::guix::stale_files(&channel, &files);
+    let files = package_defs::export::guix::channel(&defs).unwrap();
+    let stale = package_defs::export::guix::stale_files(&channel, &files);
     assert!(
         stale.is_empty(),
         "the committed Guix channel modules are stale: {}\nfix: run `cargo run -p package-defs -- export guix` and commit guix/",

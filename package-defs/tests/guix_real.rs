@@ -176,7 +176,7 @@ fn real_guix_loads_derives_and_lints_every_package_with_the_pins() {
     let defs = load_dir(&shipped()).unwrap();
     let inspect = r.section("inspect");
     for p in &defs.packages {
-        let name = package_defs::guix::package_name(&p.name);
+        let name = package_defs::export::guix::package_name(&p.name);
         let (url, commit, nar) = match &p.body {
             Body::Xen(x) => (
                 x.upstream.git.clone(),

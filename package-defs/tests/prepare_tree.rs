@@ -7,7 +7,9 @@ mod trees;
 use common::*;
 use trees::*;
 
-use package_defs::{load_dir, prepare, txn, update, QubesVersion};
+use package_defs::defs::txn;
+use package_defs::sources::prepare;
+use package_defs::{load_dir, update, QubesVersion};
 
 #[test]
 fn prepare_applies_the_series_in_spec_order() {

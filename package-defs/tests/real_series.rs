@@ -10,7 +10,7 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-use package_defs::spec;
+use package_defs::defs::spec;
 use test_servers::RealRepos;
 
 /// The patch files rpm applies, in order, for the Qubes tree at `tree`.

@@ -8,7 +8,7 @@ use common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use package_defs::txn::{self, FileChange, TEST_HOOK_ENV};
+use package_defs::defs::txn::{self, FileChange, TEST_HOOK_ENV};
 
 const CHILD_DIR_ENV: &str = "PACKAGE_DEFS_TEST_CHILD_DIR";
 

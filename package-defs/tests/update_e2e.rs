@@ -433,7 +433,7 @@ fn kill_9_of_the_binary_during_the_write_leaves_old_or_new_and_a_rerun_succeeds(
     for point in ["before-swap", "after-swap"] {
         let mut child = w
             .cmd(&["update", "xen", "4.17.5-1", "--quiet"])
-            .env(package_defs::txn::TEST_HOOK_ENV, point)
+            .env(package_defs::defs::txn::TEST_HOOK_ENV, point)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()

@@ -7,8 +7,9 @@ mod trees;
 use common::*;
 use trees::*;
 
+use package_defs::defs::txn;
 use package_defs::update::{self, Allow, Fetched, UpdateError};
-use package_defs::{load_dir, txn, QubesVersion};
+use package_defs::{load_dir, QubesVersion};
 
 fn q(s: &str) -> QubesVersion {
     QubesVersion::parse(s).unwrap()
@@ -325,7 +326,7 @@ fn plan_reads_the_spec_hashes_like_nix_and_writes_atomically() {
     }
 
     // The Guix export carries exactly nix-hash's NAR hashes.
-    let scm = package_defs::guix::export(&after).unwrap();
+    let scm = package_defs::export::guix::export(&after).unwrap();
     assert!(scm.contains(&format!("(base32 \"{}\")", nix_hash(&fetched.upstream_dir))));
     assert!(scm.contains(&format!("(base32 \"{}\")", nix_hash(&fetched.qubes_dir))));
 }

@@ -455,7 +455,7 @@ fn the_loader_names_bad_origins_and_unpinned_git_pins() {
 /// signature checked out: a tarball signed by a stranger leaves no unpacked file at all.
 #[test]
 fn an_unpinned_tarball_is_not_unpacked_before_its_signature_checks_out() {
-    use package_defs::fetch::{pinned_keys, GitSources, Sources};
+    use package_defs::sources::fetch::{pinned_keys, GitSources, Sources};
     let w = world();
     let rewrites = source_fetch::UrlRewrites::from_args_and_process_env(&[format!(
         "{DOWNLOADS}={}",

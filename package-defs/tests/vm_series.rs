@@ -11,7 +11,7 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-use package_defs::vm_series;
+use package_defs::defs::vm_series;
 use test_servers::RealRepos;
 
 /// (patch options, file) for each `patch` the recipe runs, in order.
@@ -134,7 +134,7 @@ fn v4_17_6_6_vm_series_is_nine_patches_one_not_in_the_spec() {
     bare.checkout_tree(&bare.resolve_tag("v4.17.6-6").unwrap(), &tree)
         .unwrap();
     let vm = vm_series::read_tree(&tree).unwrap();
-    let spec = package_defs::spec::read_tree(&tree).unwrap();
+    let spec = package_defs::defs::spec::read_tree(&tree).unwrap();
     assert_eq!(vm.patches.len(), 9);
     let not_in_spec: Vec<&str> = vm
         .patches

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use package_defs::build::{self, BuildOptions, CompleteConfig, Environment, Inputs, Mode};
-use package_defs::fetch::{GitSources, Sources};
+use package_defs::sources::fetch::{GitSources, Sources};
 use package_defs::{Definitions, Package};
 
 /// xen-config's olddefconfig through its library, probing the host's compiler.
@@ -89,7 +89,7 @@ pub fn real_inputs() -> Result<RealInputs, String> {
     )
     .map_err(|e| format!("{e:#}"))?;
     let work = dir.path().join("work");
-    let v = package_defs::verify::fetch_verified(&defs, "xen", &sources, &work)
+    let v = package_defs::sources::verify::fetch_verified(&defs, "xen", &sources, &work)
         .map_err(|e| format!("{e:#}"))?;
     let s = &v.data.source;
     let source_date_epoch = sources

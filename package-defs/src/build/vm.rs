@@ -15,8 +15,8 @@ use super::{
     copy_tree, finish, input_pins, io, nar_of, sha256_file, step, BuildError, BuildOptions,
     Environment, InputPins, Inputs, Manifest, Mode, Progress, StepCtx, PYTHON, RECIPE_VERSION,
 };
-use crate::model::Package;
-use crate::vm_series::{self, VmSeries};
+use crate::defs::model::Package;
+use crate::defs::vm_series::{self, VmSeries};
 
 /// Where bundles live: one folder per `<version>-<rel>` and a `current` link.
 pub const PREFIX_ROOT: &str = "/opt/qubes-xen";
@@ -165,11 +165,13 @@ pub(super) fn build_in(
             let file = inputs.qubes_dir.join(&p.file);
             let found = sha256_file(&file)?;
             if found != pin.sha256 {
-                return Err(BuildError::Prepare(crate::prepare::PrepareError::Hash {
-                    path: file,
-                    pinned: pin.sha256.clone(),
-                    found,
-                }));
+                return Err(BuildError::Prepare(
+                    crate::sources::prepare::PrepareError::Hash {
+                        path: file,
+                        pinned: pin.sha256.clone(),
+                        found,
+                    },
+                ));
             }
         }
     }

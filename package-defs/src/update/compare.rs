@@ -6,8 +6,8 @@ use std::path::Path;
 use super::read::spec_flags;
 use super::report::{Change, PatchReport, Renamed, SecurityReport};
 use super::{Fetched, Target, SECURITY_RANGE};
-use crate::model::PatchPin;
-use crate::spec::QubesTree;
+use crate::defs::model::PatchPin;
+use crate::defs::spec::QubesTree;
 
 /// Everything the comparison found, for the report.
 #[derive(Debug, Clone)]

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::{Fetched, UpdateError};
-use crate::model::PatchPin;
-use crate::spec::QubesTree;
+use crate::defs::model::PatchPin;
+use crate::defs::spec::QubesTree;
 
 /// The hashes the new pins carry.
 #[derive(Debug, Clone)]

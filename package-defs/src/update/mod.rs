@@ -1,7 +1,7 @@
 //! Planning an update: from fetched, verified trees to new pins, file edits and a report.
 //!
-//! Fetching and signature checks happen before (see `fetch`); this module never touches the
-//! network. [`plan`] runs its steps in order, one module each:
+//! Fetching and signature checks happen before (see `sources::fetch`); [`plan`] never touches
+//! the network. It runs its steps in order, one module each:
 //!
 //! - [`read`]: where the Qubes spec and the upstream tree are read;
 //! - [`hash`]: where every hash is computed (all through `content-hash`);
@@ -9,17 +9,17 @@
 //! - [`write`]: where the definitions are rewritten and re-validated (written by `txn`);
 //! - [`report`]: what changed, as data and as text.
 //!
-//! [`crate::pipeline`] runs the whole update (resolve, fetch, plan, write) for the CLI and
-//! the bot.
+//! [`pipeline`] runs the whole update (resolve, fetch, plan, write) for the CLI and the bot.
 
 use std::path::PathBuf;
 
-use crate::model::{Body, DataDef, Definitions, Package, XenDef};
-use crate::txn::FileChange;
-use crate::version::QubesVersion;
+use crate::defs::model::{Body, DataDef, Definitions, Package, XenDef};
+use crate::defs::txn::FileChange;
+use crate::defs::version::QubesVersion;
 
 pub mod compare;
 pub mod hash;
+pub mod pipeline;
 pub mod read;
 pub mod report;
 pub mod write;
@@ -81,13 +81,13 @@ pub enum UpdateError {
         expected: QubesVersion,
     },
     #[error(transparent)]
-    Spec(#[from] crate::spec::SpecError),
+    Spec(#[from] crate::defs::spec::SpecError),
     #[error("{}: {message}", path.display())]
     Tree { path: PathBuf, message: String },
     #[error(transparent)]
-    Edit(#[from] crate::edit::EditError),
+    Edit(#[from] crate::defs::edit::EditError),
     #[error("the rewritten definitions do not validate (a bug): {0}")]
-    Invalid(#[from] crate::load::LoadError),
+    Invalid(#[from] crate::defs::load::LoadError),
 }
 
 impl UpdateError {
@@ -141,7 +141,7 @@ pub fn resolve_commit<'a>(
     version: QubesVersion,
     allow: Allow,
 ) -> Result<Target<'a>, UpdateError> {
-    if crate::load::check_commit(commit).is_err() {
+    if crate::defs::load::check_commit(commit).is_err() {
         return Err(UpdateError::BadCommit(commit.into()));
     }
     resolve_ref(defs, name, version, Some(commit), allow)
@@ -155,14 +155,14 @@ pub fn commit_stream<'a>(
     commit: &str,
 ) -> Result<&'a XenDef, UpdateError> {
     let (pkg, xen) = xen_package(defs, name)?;
-    if let crate::model::StreamRef::Branch(branch) = &xen.stream.reference {
+    if let crate::defs::model::StreamRef::Branch(branch) = &xen.stream.reference {
         return Err(UpdateError::NotCommitPinned {
             path: pkg.path.display().to_string(),
             name: name.into(),
             branch: branch.clone(),
         });
     }
-    if crate::load::check_commit(commit).is_err() {
+    if crate::defs::load::check_commit(commit).is_err() {
         return Err(UpdateError::BadCommit(commit.into()));
     }
     Ok(xen)
@@ -211,7 +211,7 @@ fn resolve_ref<'a>(
     // checked: such a stream moves only to a commit a human names (`--commit`), and a tagged
     // stream only to tags.
     match (&xen.stream.reference, commit) {
-        (crate::model::StreamRef::Commit(pinned), None) => {
+        (crate::defs::model::StreamRef::Commit(pinned), None) => {
             return Err(UpdateError::CommitPinnedStream {
                 path: pkg.path.display().to_string(),
                 name: name.into(),
@@ -219,14 +219,14 @@ fn resolve_ref<'a>(
                 repo: xen.stream.repo.clone(),
             });
         }
-        (crate::model::StreamRef::Branch(branch), Some(_)) => {
+        (crate::defs::model::StreamRef::Branch(branch), Some(_)) => {
             return Err(UpdateError::NotCommitPinned {
                 path: pkg.path.display().to_string(),
                 name: name.into(),
                 branch: branch.clone(),
             });
         }
-        (crate::model::StreamRef::Commit(pinned), Some(c)) if pinned == c && !allow.repin => {
+        (crate::defs::model::StreamRef::Commit(pinned), Some(c)) if pinned == c && !allow.repin => {
             return Err(UpdateError::CommitAlreadyPinned {
                 name: name.into(),
                 commit: c.into(),

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::{Fetched, Target, UpdateError};
-use crate::spec::{self, QubesTree};
+use crate::defs::spec::{self, QubesTree};
 
 /// Reads the Qubes data tree at the new ref; its `version`/`rel` files must say what was
 /// asked for (a server serving another release under the tag is refused).
@@ -73,7 +73,7 @@ pub fn read_xen_version(upstream: &Path) -> Result<String, UpdateError> {
 }
 
 /// What `xen/Makefile` says for Xen `v` (see [`read_xen_version`]).
-pub fn makefile_version(v: &crate::version::XenVersion) -> String {
+pub fn makefile_version(v: &crate::defs::version::XenVersion) -> String {
     match v.rc {
         None => v.to_string(),
         Some(_) => format!("{}.{}.{}-rc", v.major, v.minor, v.patch),

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::compare::Compared;
 use super::write::Written;
 use super::{Fetched, Target};
-use crate::txn::FileChange;
+use crate::defs::txn::FileChange;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Renamed {
@@ -123,7 +123,7 @@ pub fn report(
 
 fn pinned_or_not(v: &Option<String>) -> String {
     v.clone()
-        .unwrap_or_else(|| crate::model::UNPINNED.to_string())
+        .unwrap_or_else(|| crate::defs::model::UNPINNED.to_string())
 }
 
 /// Human-readable report.

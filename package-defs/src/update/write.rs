@@ -4,9 +4,9 @@
 
 use super::hash::Hashes;
 use super::{Definitions, Fetched, Target, UpdateError};
-use crate::edit::{self, DataPins, XenPins};
-use crate::model::Package;
-use crate::txn::FileChange;
+use crate::defs::edit::{self, DataPins, XenPins};
+use crate::defs::model::Package;
+use crate::defs::txn::FileChange;
 
 /// The rewritten definitions, not yet written.
 #[derive(Debug, Clone)]
@@ -65,8 +65,8 @@ pub fn definitions(
         },
     )?;
     // Never write something the loader would refuse.
-    crate::load::parse_one(&defs.dir, &t.xen_pkg.path, &xen_new)?;
-    crate::load::parse_one(&defs.dir, &t.data_pkg.path, &data_new)?;
+    crate::defs::load::parse_one(&defs.dir, &t.xen_pkg.path, &xen_new)?;
+    crate::defs::load::parse_one(&defs.dir, &t.data_pkg.path, &data_new)?;
 
     let name_of = |p: &Package| {
         p.path

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use qxk_process::Cmd;
 
-use crate::model::{DataDef, Package, PatchPin};
+use crate::defs::model::{DataDef, Package, PatchPin};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
@@ -59,7 +59,7 @@ pub enum Headers {
 }
 
 /// `scripts/xen-generate-headers.sh`, run with `bash`.
-pub const GENERATE_HEADERS_SCRIPT: &str = include_str!("../../scripts/xen-generate-headers.sh");
+pub const GENERATE_HEADERS_SCRIPT: &str = include_str!("../../../scripts/xen-generate-headers.sh");
 
 /// Runs the header generation inside `tree`; on failure the error holds the script's output,
 /// which names the failing step and ends with the tail of its log.

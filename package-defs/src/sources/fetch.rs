@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use source_fetch::PinnedKey;
 
-use crate::load::key_path;
-use crate::model::Origin;
+use crate::defs::load::key_path;
+use crate::defs::model::Origin;
 use crate::update::{Fetched, Target};
 
 /// Verified fetching of trees. Implementations apply URL rewrites, timeouts, retries and the
@@ -95,7 +95,7 @@ pub enum DataRef<'a> {
 
 impl<'a> DataRef<'a> {
     /// The pin a data package records.
-    pub fn of(s: &'a crate::model::DataSource) -> Self {
+    pub fn of(s: &'a crate::defs::model::DataSource) -> Self {
         match &s.tag {
             Some(tag) => DataRef::Tag(tag),
             None => DataRef::Commit(&s.commit),
@@ -141,10 +141,10 @@ pub fn version_at_commit(
     commit: &str,
     sources: &dyn Sources,
     work: &Path,
-) -> anyhow::Result<crate::version::QubesVersion> {
+) -> anyhow::Result<crate::defs::version::QubesVersion> {
     let dest = work.join("qubes-probe");
     sources.commit_tree(repo, commit, &dest)?;
-    Ok(crate::spec::read_tree(&dest)?.version)
+    Ok(crate::defs::spec::read_tree(&dest)?.version)
 }
 
 /// Fetches and verifies everything an update of `t` needs into `work`: the Qubes data at the

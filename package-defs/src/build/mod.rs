@@ -22,8 +22,8 @@ use std::time::Duration;
 use qxk_process::Cmd;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{DataDef, Package, XenDef};
-use crate::prepare::{self, Headers, PrepareError};
+use crate::defs::model::{DataDef, Package, XenDef};
+use crate::sources::prepare::{self, Headers, PrepareError};
 
 /// Bump when the steps, their environment or the output layout change: part of the cache key.
 pub const RECIPE_VERSION: u32 = 2;
@@ -76,7 +76,7 @@ pub enum BuildError {
     #[error("the build made no {}; see {}", missing.display(), log.display())]
     Missing { missing: PathBuf, log: PathBuf },
     #[error(transparent)]
-    Recipe(#[from] crate::spec::SpecError),
+    Recipe(#[from] crate::defs::spec::SpecError),
     #[error("{}: {found}; expected {expected}", path.display())]
     Unexpected {
         path: PathBuf,
@@ -913,7 +913,7 @@ fn relative_links_under(dir: &Path, root: &Path) -> Result<(), BuildError> {
 pub fn fetch_and_build(
     defs: &crate::Definitions,
     name: &str,
-    sources: &dyn crate::fetch::Sources,
+    sources: &dyn crate::sources::fetch::Sources,
     work: &Path,
     opts: &BuildOptions,
     out: &Path,
@@ -922,7 +922,7 @@ pub fn fetch_and_build(
     if out.exists() && !opts.replace {
         return Err(BuildError::Exists { path: out.into() }.into());
     }
-    let v = crate::verify::fetch_verified(defs, name, sources, work)?;
+    let v = crate::sources::verify::fetch_verified(defs, name, sources, work)?;
     let s = &v.data.source;
     let epoch = sources.source_date(&s.repo, s.tag.as_deref(), &s.commit)?;
     let inputs = Inputs {

@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::spec::SpecError;
+use crate::defs::spec::SpecError;
 
 /// The Arch recipe template, where current tags keep it.
 pub const ARCH_RECIPE: &str = "archlinux/PKGBUILD.in";
@@ -373,7 +373,7 @@ pub struct PinnedVmSeries {
 pub fn for_package(
     defs: &crate::Definitions,
     name: &str,
-    sources: &dyn crate::fetch::Sources,
+    sources: &dyn crate::sources::fetch::Sources,
     work: &Path,
 ) -> anyhow::Result<PinnedVmSeries> {
     let pkg = defs
@@ -395,7 +395,7 @@ pub fn for_package(
     };
     let s = &data.source;
     let dest = work.join("qubes-data");
-    crate::verify::fetch_data(&defs.dir, sources, s, &dest)?;
+    crate::sources::verify::fetch_data(&defs.dir, sources, s, &dest)?;
     let series = read_tree(&dest).map_err(|e| {
         anyhow::anyhow!(
             "{e} (in {} at {})",

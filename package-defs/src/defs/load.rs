@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{ImDocument, Item, Table};
 
-use crate::model::*;
-use crate::version::{QubesVersion, XenVersion};
+use crate::defs::model::*;
+use crate::defs::version::{QubesVersion, XenVersion};
 
 /// One validation problem at a place in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::fetch::{pinned_keys, Sources};
-use crate::model::{Body, DataDef, Definitions, Origin, Package, XenDef, UNPINNED};
+use crate::defs::model::{Body, DataDef, Definitions, Origin, Package, XenDef, UNPINNED};
+use crate::sources::fetch::{pinned_keys, Sources};
 use crate::update::read_hv_abi;
 
 /// Outcome for one package: what was checked, and every mismatch.
@@ -52,17 +52,17 @@ fn fetch_pinned(
 pub(crate) fn fetch_data(
     dir: &Path,
     sources: &dyn Sources,
-    s: &crate::model::DataSource,
+    s: &crate::defs::model::DataSource,
     dest: &Path,
 ) -> anyhow::Result<()> {
     match &s.tag {
         Some(tag) => fetch_pinned(dir, sources, &s.repo, tag, &s.commit, &s.signing_keys, dest),
         None => {
             let keys = pinned_keys(dir, &s.signing_keys)?;
-            crate::fetch::data_tree(
+            crate::sources::fetch::data_tree(
                 sources,
                 &s.repo,
-                crate::fetch::DataRef::Commit(&s.commit),
+                crate::sources::fetch::DataRef::Commit(&s.commit),
                 &keys,
                 dest,
             )?;
@@ -162,7 +162,7 @@ fn check_data(
         c.problems
             .push(format!("NAR sha256 is {n}, pinned {}", s.nar_sha256));
     }
-    let tree = crate::spec::read_tree(dest)?;
+    let tree = crate::defs::spec::read_tree(dest)?;
     let series: Vec<(u32, &str)> = tree
         .series
         .iter()
@@ -229,7 +229,7 @@ pub fn fetch_and_prepare(
     vendor: &Path,
 ) -> anyhow::Result<PathBuf> {
     let v = fetch_verified(defs, name, sources, work)?;
-    Ok(crate::prepare::prepare(
+    Ok(crate::sources::prepare::prepare(
         v.package,
         v.data,
         &v.qubes_dir,

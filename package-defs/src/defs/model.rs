@@ -3,7 +3,7 @@
 use serde::Serialize;
 use std::path::PathBuf;
 
-use crate::version::QubesVersion;
+use crate::defs::version::QubesVersion;
 
 /// All definitions of a folder, sorted by package name.
 #[derive(Debug, Clone, Serialize)]

@@ -2,8 +2,8 @@
 
 use toml_edit::{value, ArrayOfTables, DocumentMut, Item, Table, Value};
 
-use crate::model::{PatchPin, UNPINNED};
-use crate::version::QubesVersion;
+use crate::defs::model::{PatchPin, UNPINNED};
+use crate::defs::version::QubesVersion;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: cannot edit: {message}")]

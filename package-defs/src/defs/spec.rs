@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::version::{QubesVersion, XenVersion};
+use crate::defs::version::{QubesVersion, XenVersion};
 
 /// The spec template in Qubes' repository.
 pub const SPEC_FILE: &str = "xen.spec.in";

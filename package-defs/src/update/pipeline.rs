@@ -1,14 +1,14 @@
 //! The update pipeline, one function for `package-defs update` and the bump bot: resolve the
 //! target (a signed tag, or a commit of an unmerged branch), fetch and verify its sources,
-//! plan the new pins ([`crate::update::plan`]) and swap the definitions in ([`crate::txn`]).
+//! plan the new pins ([`crate::update::plan`]) and swap the definitions in ([`crate::defs::txn`]).
 
 use anyhow::Context;
 
-use crate::fetch::{self, Sources};
-use crate::model::Definitions;
-use crate::txn;
+use crate::defs::model::Definitions;
+use crate::defs::txn;
+use crate::defs::version::QubesVersion;
+use crate::sources::fetch::{self, Sources};
 use crate::update::{self, Allow, Plan, UpdateError};
-use crate::version::QubesVersion;
 
 /// What to update, and how.
 #[derive(Debug, Clone, Default)]

@@ -1,0 +1,119 @@
+//! `package-defs build`: Xen built from a package's verified trees, into an output folder.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::{load, sources};
+use crate::Cli;
+
+pub(crate) const BUILD_EXAMPLES: &str = "Examples:
+  package-defs build xen                       # -> out/xen-<version>-<rel>/
+  package-defs build xen --mode hypervisor -o out/xen-hv --json
+  package-defs build qubes-xen-next --jobs 8 --no-cache
+  package-defs build xen --mode vm -o out/xen-vm    # guest libraries, for `bundle`
+
+Output: xen.gz, config (the final .config), xen.efi, install/ (the installed tools tree),
+tree/ (the built source tree, for XEN_SYS_SOURCE), logs/ and manifest.json (input pins,
+toolchain versions, output sha256s); --mode vm gives install/ (the guest libraries under
+/opt/qubes-xen/<version>-<rel>), logs/ and manifest.json. A failed build leaves no output, only
+<output>.failed-logs/. Finished builds are cached by the key of every input under
+$QXK_CACHE_DIR/xen-build (default /var/cache/qubes-xen-kit/xen-build).";
+
+/// What `build` and `bundle` share: make's parallelism and the build cache.
+#[derive(clap::Args)]
+pub(crate) struct MakeArgs {
+    /// Parallel make jobs [default: the number of CPUs].
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Build cache folder [default: $QXK_CACHE_DIR/xen-build or /var/cache/qubes-xen-kit/xen-build].
+    #[arg(long)]
+    build_cache: Option<PathBuf>,
+    /// Neither use nor fill the build cache.
+    #[arg(long, conflicts_with = "build_cache")]
+    no_cache: bool,
+}
+
+impl MakeArgs {
+    pub(crate) fn apply(&self, opts: &mut package_defs::build::BuildOptions) {
+        opts.cache = if self.no_cache {
+            None
+        } else {
+            self.build_cache
+                .clone()
+                .or_else(package_defs::build::default_cache_dir)
+        };
+        if let Some(j) = self.jobs {
+            opts.jobs = j;
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub(crate) struct BuildArgs {
+    /// A package of kind "xen".
+    package: String,
+    /// Output folder [default: out/<package>-<version>-<rel>].
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Everything, the hypervisor alone, or the guest libraries (libxenvchan's closure with
+    /// Qubes' VM series, under /opt/qubes-xen/<version>-<rel>).
+    #[arg(long, value_enum, default_value_t = package_defs::build::Mode::Full)]
+    mode: package_defs::build::Mode,
+    #[command(flatten)]
+    make: MakeArgs,
+    /// Kill a step that prints nothing for this many seconds.
+    #[arg(long, default_value_t = 600)]
+    inactivity_timeout: u64,
+    /// Kill a step that runs longer than this many seconds.
+    #[arg(long, default_value_t = 10800)]
+    step_timeout: u64,
+    /// Replace an existing output folder.
+    #[arg(long)]
+    replace: bool,
+    /// Print the manifest as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(cli: &Cli, a: &BuildArgs) -> Result<()> {
+    use package_defs::build;
+    use std::io::IsTerminal;
+    let defs = load(cli)?;
+    let out = match &a.output {
+        Some(o) => o.clone(),
+        None => {
+            let p = defs.get(&a.package).with_context(|| {
+                format!(
+                    "unknown package '{}'; known: {}",
+                    a.package,
+                    defs.names().join(", ")
+                )
+            })?;
+            PathBuf::from("out").join(format!("{}-{}", p.name, p.version))
+        }
+    };
+    let mut opts = build::BuildOptions {
+        mode: a.mode,
+        limits: package_defs::build::Limits {
+            inactivity: std::time::Duration::from_secs(a.inactivity_timeout),
+            total: std::time::Duration::from_secs(a.step_timeout),
+        },
+        replace: a.replace,
+        progress: !cli.global.quiet && std::io::stderr().is_terminal(),
+        ..Default::default()
+    };
+    a.make.apply(&mut opts);
+    let sources = sources(cli)?;
+    let work = tempfile::tempdir().context("cannot create a work folder")?;
+    let m = build::fetch_and_build(&defs, &a.package, &sources, work.path(), &opts, &out)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+    } else if !cli.global.quiet {
+        println!("{}", out.display());
+        for (f, h) in &m.outputs {
+            println!("  {f:<8} {h}");
+        }
+    }
+    Ok(())
+}
