@@ -22,6 +22,7 @@ use crate::defs::load::{check_commit, check_nar, key_path, line_col, LoadError, 
 use crate::defs::model::Definitions;
 use crate::defs::txn::FileChange;
 use crate::sources::fetch::{pinned_keys, Sources};
+use crate::sources::verify::PackageCheck;
 
 /// The sub-folder of the definitions folder holding the components.
 pub const COMPONENTS_DIR: &str = "components";
@@ -609,22 +610,14 @@ pub fn fetch_checked(
     Ok(commit)
 }
 
-/// What `verify` found for one component.
-#[derive(Debug, Clone, Serialize)]
-pub struct ComponentCheck {
-    pub package: String,
-    pub checked: Vec<String>,
-    pub problems: Vec<String>,
-}
-
 /// Fetches `c` as pinned and compares every pin.
 pub fn verify(
     definitions: &Path,
     c: &Component,
     sources: &dyn Sources,
     work: &Path,
-) -> ComponentCheck {
-    let mut check = ComponentCheck {
+) -> PackageCheck {
+    let mut check = PackageCheck {
         package: c.name.clone(),
         checked: Vec::new(),
         problems: Vec::new(),

@@ -291,3 +291,66 @@ fn update_pins_a_real_tag_and_refuses_every_bad_one_writing_nothing() {
         "{msg}"
     );
 }
+
+#[test]
+fn cli_lists_verifies_and_updates_components_and_names_the_refusal() {
+    let real = test_servers::RealRepos::serve().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let (_tmp, dir) = shipped_copy();
+    let run = |args: &[&str]| run_rewritten(&dir, cache.path(), &real.rewrite_env(), args);
+
+    let o = run(&["list", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let comps: Vec<_> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "qubes-component")
+        .collect();
+    assert_eq!(comps.len(), 10);
+
+    let o = run(&["verify"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let ok = stdout(&o)
+        .lines()
+        .filter(|l| l.starts_with("ok    qubes-core-") || l.starts_with("ok    qubes-linux-"))
+        .count();
+    assert_eq!(ok, 10, "{}", stdout(&o));
+
+    // One `error:` line naming the repository, tag, commit and branch; nothing written.
+    let before = snapshot(&dir);
+    let o = run(&["update", "qubes-core-vchan-xen", "4.2.8"]);
+    assert!(!o.status.success());
+    assert_eq!(
+        stderr(&o).trim(),
+        "error: https://github.com/QubesOS/qubes-core-vchan-xen tag v4.2.8: commit a1337c282ffefcfc13a570683c57bc04813038db is not on branch release4.2, which qubes-core-vchan-xen follows (`source.branch`); pass --allow-stream to move streams"
+    );
+    assert!(snapshot(&dir) == before);
+    let o = run(&["update", "qubes-core-qubesdb", "4.2.10"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        "qubes-core-qubesdb: 4.2.10 is already pinned; nothing to do (--repin fetches it again)"
+    );
+
+    // A pin that no longer matches is reported by verify, naming the file.
+    let f = dir.join("components/qubes-core-qubesdb-next.toml");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let wrong = text.replace(
+        "1kal2lf4frjk083qd0ql5m8znbzn77pndxhclkl0pbc7v5ycrfyd",
+        "0000000000000000000000000000000000000000000000000000",
+    );
+    assert_ne!(text, wrong);
+    std::fs::write(&f, wrong).unwrap();
+    let o = run(&["verify"]);
+    assert!(!o.status.success());
+    assert!(
+        stdout(&o).contains(&format!(
+            "FAIL  qubes-core-qubesdb-next {}: NAR sha256 of v4.3.2 is 1kal2lf4frjk083qd0ql5m8znbzn77pndxhclkl0pbc7v5ycrfyd, pinned 0000000000000000000000000000000000000000000000000000",
+            f.display()
+        )),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -43,6 +43,14 @@ pub(crate) fn load(cli: &Cli) -> Result<Definitions> {
     Ok(load_dir(&definitions_dir(cli)?)?)
 }
 
+/// The components of `definitions/components/`, checked against `defs` (their `xen`).
+pub(crate) fn load_components(
+    cli: &Cli,
+    defs: &Definitions,
+) -> Result<Vec<package_defs::component::Component>> {
+    Ok(package_defs::component::load(&definitions_dir(cli)?, defs)?)
+}
+
 pub(crate) fn sources(cli: &Cli) -> Result<GitSources> {
     let rewrites = source_fetch::UrlRewrites::from_args_and_process_env(&cli.url_rewrite)?;
     let cache = cli
