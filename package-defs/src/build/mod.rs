@@ -52,6 +52,7 @@ pub enum Mode {
     Vm,
 }
 
+pub mod guest;
 mod vm;
 pub use vm::{libs_closure, vm_prefix, PREFIX_ROOT, RUNPATH, VM_ROOT_LIBRARY};
 
