@@ -602,3 +602,80 @@ chroot "$1" /usr/bin/env -i PATH=/usr/bin:/bin sh -euc '
         "the control compile did not fail on a missing xen/ header: {out}"
     );
 }
+
+#[test]
+fn bundle_with_components_runs_qubes_programs_where_nothing_of_xen_exists_outside_it() {
+    let Some(root) = sid_cc_root() else {
+        return;
+    };
+    let real = test_servers::RealRepos::serve().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let xs = xs(tmp.path());
+    let bundle = tmp.path().join("bundle.tar.gz");
+    let args = |out: &Path| {
+        vec![
+            "bundle".to_string(),
+            "xen".into(),
+            "--with-components".into(),
+            "--jobs".into(),
+            "2".into(),
+            "--build-cache".into(),
+            s(&tmp.path().join("builds")).into(),
+            "--xs".into(),
+            s(&xs).into(),
+            "--json".into(),
+            "-o".into(),
+            s(out).into(),
+        ]
+    };
+    let a: Vec<String> = args(&bundle);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let o = pd(&real, &tmp.path().join("downloads"), &a);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // Reproducible with the components too.
+    let again = tmp.path().join("again.tar.gz");
+    let b: Vec<String> = args(&again);
+    let b: Vec<&str> = b.iter().map(String::as_str).collect();
+    let o = pd(&real, &tmp.path().join("downloads"), &b);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        std::fs::read(&bundle).unwrap() == std::fs::read(&again).unwrap(),
+        "two bundles with components differ"
+    );
+
+    let run = r#"tar -xzf "$2" -C "$1"
+chroot "$1" /usr/bin/env -i PATH=/usr/bin:/bin sh -euc '
+  cd /opt/qubes-xen/current && sha256sum -c --quiet share/qubes-xen/SHA256SUMS
+  grep -c "\"name\": \"qubes-core-" share/qubes-xen/manifest.json
+  B=/opt/qubes-xen/current/bin
+  for p in qubesdb-daemon qubesdb-cmd qrexec-agent qrexec-client-vm qrexec-fork-server; do
+    echo "== $p"; ldd $B/$p
+  done
+  $B/qubesdb-read -h 2>&1 | head -1 || true
+  echo "qubesdb-read ran"
+'"#;
+    let o = in_scratch_root(&root, run, &[&bundle]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(!out.contains("not found"), "{out}");
+    assert!(
+        out.lines().any(|l| l.trim() == "3"),
+        "three components in the manifest: {out}"
+    );
+    for l in out.lines().filter(|l| {
+        ["libxen", "vchan", "qrexec", "qubesdb"]
+            .iter()
+            .any(|n| l.contains(n))
+            && l.contains("=>")
+    }) {
+        assert!(
+            l.contains("=> /opt/qubes-xen/"),
+            "not the bundle's: {l}\n{out}"
+        );
+    }
+    assert!(
+        out.contains("Usage: /opt/qubes-xen/current/bin/qubesdb-read"),
+        "{out}"
+    );
+    assert!(out.contains("qubesdb-read ran"), "{out}");
+}
