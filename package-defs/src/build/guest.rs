@@ -45,6 +45,18 @@ pub struct GuestSource<'a> {
     pub tag_epoch: i64,
 }
 
+/// Which side of Qubes the components are built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The VM's programs (qrexec-agent & co) against the vm build, under its prefix.
+    #[default]
+    Guest,
+    /// dom0's (qrexec-daemon, qrexec-client, qubesdb-daemon for a domain) against the full
+    /// build, under `/usr` as the full build's tools are.
+    Dom0,
+}
+
 /// One component as the manifest records it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GuestPin {
@@ -58,6 +70,8 @@ pub struct GuestPin {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GuestManifest {
     pub recipe: u32,
+    #[serde(default)]
+    pub side: Side,
     pub prefix: String,
     /// The vm build of Xen it was built against (its cache key).
     pub xen_vm_build: String,
@@ -129,15 +143,37 @@ pub fn build_guest(
     opts: &BuildOptions,
     out: &Path,
 ) -> Result<GuestManifest, BuildError> {
+    build_side(Side::Guest, sources, xen_vm, opts, out)
+}
+
+/// Builds `side` of `sources` (in [`GUEST_CHAIN`] order) against the Xen build in `xen_vm`
+/// (the vm build for the guest side, the full build for dom0's) into `out`.
+pub fn build_side(
+    side: Side,
+    sources: &[GuestSource<'_>],
+    xen_vm: &Path,
+    opts: &BuildOptions,
+    out: &Path,
+) -> Result<GuestManifest, BuildError> {
     if out.exists() && !opts.replace {
         return Err(BuildError::Exists { path: out.into() });
     }
     let xm = super::read_manifest(xen_vm)?;
-    let prefix = xm.prefix.clone().ok_or_else(|| BuildError::Unexpected {
-        path: xen_vm.join("manifest.json"),
-        found: "no prefix".into(),
-        expected: "a vm build (`package-defs build XEN --mode vm`)".into(),
-    })?;
+    let prefix = match (side, &xm.mode, &xm.prefix) {
+        (Side::Guest, super::Mode::Vm, Some(p)) => p.clone(),
+        (Side::Dom0, super::Mode::Full, _) => "/usr".to_string(),
+        _ => {
+            return Err(BuildError::Unexpected {
+                path: xen_vm.join("manifest.json"),
+                found: format!("a {:?} build", xm.mode).to_lowercase(),
+                expected: match side {
+                    Side::Guest => "a vm build (`package-defs build XEN --mode vm`)",
+                    Side::Dom0 => "a full build (`package-defs build XEN`)",
+                }
+                .into(),
+            })
+        }
+    };
     for (want, s) in GUEST_CHAIN.iter().zip(sources) {
         if s.component.component.repo_name != *want {
             return Err(BuildError::Unexpected {
@@ -171,7 +207,7 @@ pub fn build_guest(
     let logs = staged.join("logs");
     std::fs::create_dir_all(&logs).map_err(io(&logs, "create"))?;
     let r = build_in(
-        sources, xen_vm, &xm.key, &prefix, &env, opts, &work, &staged,
+        side, sources, xen_vm, &xm.key, &prefix, &env, opts, &work, &staged,
     );
     let _ = std::fs::remove_dir_all(&work);
     match r {
@@ -194,6 +230,7 @@ pub fn build_guest(
 
 #[allow(clippy::too_many_arguments)]
 fn build_in(
+    side: Side,
     sources: &[GuestSource<'_>],
     xen_vm: &Path,
     xen_key: &str,
@@ -212,7 +249,15 @@ fn build_in(
     let mut seconds = BTreeMap::new();
     // The sysroot: Xen's guest libraries, then each component as it is installed.
     let sysroot = work.join("sysroot");
-    copy_tree(&xen_vm.join("install"), &sysroot)?;
+    match side {
+        Side::Guest => copy_tree(&xen_vm.join("install"), &sysroot)?,
+        // The full build's libraries and headers (not its 500 MB of other tools).
+        Side::Dom0 => {
+            for d in ["usr/lib", "usr/include"] {
+                copy_tree(&xen_vm.join("install").join(d), &sysroot.join(d))?;
+            }
+        }
+    }
     let dest = work.join("dest");
     std::fs::create_dir_all(&dest).map_err(io(&dest, "create"))?;
     let p = prefix;
@@ -322,37 +367,66 @@ fn build_in(
         mk.cmd(&args(&["-C", "libqrexec"], dirs(&sysroot)[1..].to_vec())),
         &mut seconds,
     )?;
-    step(
-        &ctx,
-        "qrexec-agent",
-        mk.cmd(&args(
-            &[
-                "-C",
-                "agent",
-                "qrexec-agent",
-                "qrexec-client-vm",
-                "qrexec-fork-server",
-                "HAVE_PAM_APPL=",
-            ],
-            vec![],
-        )),
-        &mut seconds,
-    )?;
-    for root in [&sysroot, &dest] {
+    if side == Side::Dom0 {
+        // dom0: qrexec-daemon and qrexec-client, installed by their own Makefile (the spec's
+        // `/usr/sbin/qrexec-daemon`, `/usr/bin/qrexec-client`).
         step(
             &ctx,
-            "libqrexec-install",
-            mk.cmd(&args(&["-C", "libqrexec", "install"], dirs(root))),
+            "qrexec-daemon",
+            mk.cmd(&args(&["-C", "daemon"], vec![])),
             &mut seconds,
         )?;
-        // The agent's own install also writes man pages (pandoc) and /etc/pam.d: the three
-        // programs are installed as it installs them, under the prefix's bin/.
-        for prog in ["qrexec-agent", "qrexec-client-vm", "qrexec-fork-server"] {
-            install_file(
-                &t.join("agent").join(prog),
-                &root.join(p.trim_start_matches('/')).join("bin").join(prog),
-                true,
+        for root in [&sysroot, &dest] {
+            step(
+                &ctx,
+                "libqrexec-install",
+                mk.cmd(&args(&["-C", "libqrexec", "install"], dirs(root))),
+                &mut seconds,
             )?;
+        }
+        step(
+            &ctx,
+            "qrexec-daemon-install",
+            mk.cmd(&args(
+                &["-C", "daemon", "install"],
+                vec![format!("DESTDIR={}", dest.display())],
+            )),
+            &mut seconds,
+        )?;
+    }
+    if side == Side::Guest {
+        step(
+            &ctx,
+            "qrexec-agent",
+            mk.cmd(&args(
+                &[
+                    "-C",
+                    "agent",
+                    "qrexec-agent",
+                    "qrexec-client-vm",
+                    "qrexec-fork-server",
+                    "HAVE_PAM_APPL=",
+                ],
+                vec![],
+            )),
+            &mut seconds,
+        )?;
+        for root in [&sysroot, &dest] {
+            step(
+                &ctx,
+                "libqrexec-install",
+                mk.cmd(&args(&["-C", "libqrexec", "install"], dirs(root))),
+                &mut seconds,
+            )?;
+            // The agent's own install also writes man pages (pandoc) and /etc/pam.d: the three
+            // programs are installed as it installs them, under the prefix's bin/.
+            for prog in ["qrexec-agent", "qrexec-client-vm", "qrexec-fork-server"] {
+                install_file(
+                    &t.join("agent").join(prog),
+                    &root.join(p.trim_start_matches('/')).join("bin").join(prog),
+                    true,
+                )?;
+            }
         }
     }
 
@@ -373,6 +447,7 @@ fn build_in(
     progress.bar.finish_and_clear();
     let manifest = GuestManifest {
         recipe: GUEST_RECIPE_VERSION,
+        side,
         prefix: prefix.into(),
         xen_vm_build: xen_key.into(),
         components: sources
@@ -400,6 +475,7 @@ fn build_in(
 /// commit and NAR), then [`build_guest`]s them into `out`.
 #[allow(clippy::too_many_arguments)]
 pub fn fetch_and_build_guest(
+    side: Side,
     definitions: &Path,
     defs: &crate::Definitions,
     components: &[Component],
@@ -450,11 +526,14 @@ pub fn fetch_and_build_guest(
         });
     }
     let vm_opts = BuildOptions {
-        mode: super::Mode::Vm,
+        mode: match side {
+            Side::Guest => super::Mode::Vm,
+            Side::Dom0 => super::Mode::Full,
+        },
         replace: true,
         ..opts.clone()
     };
     let xen_vm = work.join("xen-vm");
     super::fetch_and_build(defs, xen, sources, &work.join("xen-src"), &vm_opts, &xen_vm)?;
-    Ok(build_guest(&chain, &xen_vm, opts, out)?)
+    Ok(build_side(side, &chain, &xen_vm, opts, out)?)
 }

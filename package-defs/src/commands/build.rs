@@ -68,6 +68,10 @@ pub(crate) struct BuildArgs {
     /// Kill a step that runs longer than this many seconds.
     #[arg(long, default_value_t = 10800)]
     step_timeout: u64,
+    /// For a Qubes component: build dom0's side (qrexec-daemon, qrexec-client, qubesdb-daemon
+    /// under /usr) against the full build instead of the VM's against the vm build.
+    #[arg(long)]
+    dom0: bool,
     /// Replace an existing output folder.
     #[arg(long)]
     replace: bool,
@@ -83,6 +87,12 @@ pub(crate) fn run(cli: &Cli, a: &BuildArgs) -> Result<()> {
     let components = load_components(cli, &defs)?;
     if let Some(c) = components.iter().find(|c| c.name == a.package) {
         return run_guest(cli, a, &defs, &components, c);
+    }
+    if a.dom0 {
+        return Err(qxk_cli::usage(format!(
+            "--dom0 is for Qubes components (package-defs list); '{}' is not one",
+            a.package
+        )));
     }
     let out = match &a.output {
         Some(o) => o.clone(),
@@ -143,7 +153,8 @@ fn run_guest(
         .get(&c.xen)
         .with_context(|| format!("{}: no package {}", c.path.display(), c.xen))?;
     let out = a.output.clone().unwrap_or_else(|| {
-        PathBuf::from("out").join(format!("{}-guest-components-{}", c.xen, xen.version))
+        let side = if a.dom0 { "dom0" } else { "guest" };
+        PathBuf::from("out").join(format!("{}-{side}-components-{}", c.xen, xen.version))
     });
     let mut opts = build::BuildOptions {
         limits: package_defs::build::Limits {
@@ -157,7 +168,13 @@ fn run_guest(
     a.make.apply(&mut opts);
     let sources = sources(cli)?;
     let work = tempfile::tempdir().context("cannot create a work folder")?;
+    let side = if a.dom0 {
+        build::guest::Side::Dom0
+    } else {
+        build::guest::Side::Guest
+    };
     let m = build::guest::fetch_and_build_guest(
+        side,
         &super::definitions_dir(cli)?,
         defs,
         components,

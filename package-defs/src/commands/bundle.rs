@@ -88,6 +88,7 @@ pub(crate) fn run(cli: &Cli, a: &BundleArgs) -> Result<()> {
         let gwork = work.path().join("guest-work");
         std::fs::create_dir_all(&gwork)?;
         build::guest::fetch_and_build_guest(
+            build::guest::Side::Guest,
             &super::definitions_dir(cli)?,
             &defs,
             &components,
