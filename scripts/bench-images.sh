@@ -4,12 +4,21 @@
 # GNU tar --sparse, split) in the same run. Prints wall times, their ratio and disk usage.
 #
 #   scripts/bench-images.sh [CONTENT_MB] [ROUNDS]
+#   scripts/bench-images.sh --smoke    # 5 MB, one round, the test build (CI): checks it runs
 set -euo pipefail
-content_mb=${1:-500}
-rounds=${2:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release -q -p images --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/qxk-image"
+target=${CARGO_TARGET_DIR:-$root/target}
+if [ "${1:-}" = --smoke ] || [ -n "${QXK_BENCH_SMOKE:-}" ]; then
+  content_mb=5 rounds=1
+  cargo build -q -p images --manifest-path "$root/Cargo.toml"
+  bin="$target/debug/qxk-image"
+  echo "SMOKE RUN: checks the script works, not a measurement"
+else
+  content_mb=${1:-500}
+  rounds=${2:-3}
+  cargo build --release -q -p images --manifest-path "$root/Cargo.toml"
+  bin="$target/release/qxk-image"
+fi
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-images.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

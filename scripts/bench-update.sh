@@ -11,9 +11,15 @@
 # the shipped ones re-pinned to the generated keys, URLs rewritten to the local copies.
 #
 # Usage: scripts/bench-update.sh [SIZE_MB]   (PROFILE=dev to bench a debug build)
+#        scripts/bench-update.sh --smoke     (1 MB, the test build: CI checks that it runs)
 set -euo pipefail
-SIZE_MB=${1:-45}
-PROFILE=${PROFILE:-release}
+if [ "${1:-}" = --smoke ] || [ -n "${QXK_BENCH_SMOKE:-}" ]; then
+  SIZE_MB=1 PROFILE=dev
+  echo "SMOKE RUN: checks the script works, not a measurement"
+else
+  SIZE_MB=${1:-45}
+  PROFILE=${PROFILE:-release}
+fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 if [ "$PROFILE" = release ]; then
@@ -30,6 +36,8 @@ git_id=(-c user.name=Bench -c user.email=b@example.org -c user.signingkey="$FPR"
 # Upstream tree + signed tag.
 U=$W/xen; mkdir -p "$U/xen/include/public"
 printf '#define __XEN_LATEST_INTERFACE_VERSION__ 0x00040e00\n' > "$U/xen/include/public/xen-compat.h"
+# What update reads the tree's version from (xen/Makefile, as Xen writes it).
+printf 'export XEN_VERSION       = 4\nexport XEN_SUBVERSION    = 17\nexport XEN_EXTRAVERSION ?= .5$(XEN_VENDORVERSION)\n' > "$U/xen/Makefile"
 echo base > "$U/base"
 for i in $(seq 1 "$SIZE_MB"); do head -c 1048576 /dev/urandom > "$U/blob$i"; done
 git -C "$U" init -q -b main && git -C "$U" add -A && git -C "$U" "${git_id[@]}" commit -q -m x

@@ -3,20 +3,25 @@
 #   1. a `keyring` branch holding each authorized key's public key (`<fingerprint>.key`);
 #   2. `.guix-authorizations` listing those keys, committed (with `.guix-channel` and the
 #      generated modules) in a commit signed by the first key: the channel introduction;
-#   3. prints the `channels.scm` entry with that introduction.
+#   3. prints the `channels.scm` entry with that introduction, for the channel branch
+#      (`main`, or BRANCH: Guix would otherwise pull `master`).
 #
-#   scripts/guix-channel-init.sh [-C REPO] KEY [KEY...]
+#   scripts/guix-channel-init.sh [-C REPO] [-b BRANCH] KEY [KEY...]
 #
 # Every later commit must be signed by a key listed in its parent's .guix-authorizations
 # (the bump bot's included: `package-defs bot --sign KEY`). Push the `keyring` branch with
 # the channel branch. Keys come from gpg's keyring (GNUPGHOME).
 set -euo pipefail
 repo=.
-if [ "${1:-}" = "-C" ]; then
-  repo=$2
-  shift 2
-fi
-[ $# -ge 1 ] || { echo "usage: guix-channel-init.sh [-C REPO] KEY [KEY...]" >&2; exit 2; }
+branch=main
+while [ $# -ge 2 ]; do
+  case $1 in
+    -C) repo=$2; shift 2 ;;
+    -b) branch=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+[ $# -ge 1 ] || { echo "usage: guix-channel-init.sh [-C REPO] [-b BRANCH] KEY [KEY...]" >&2; exit 2; }
 cd "$repo"
 [ -f .guix-channel ] || { echo "error: $(pwd)/.guix-channel is missing; this is not a Guix channel" >&2; exit 1; }
 if git rev-parse --verify --quiet refs/heads/keyring >/dev/null; then
@@ -55,6 +60,7 @@ cat <<SCM
 (channel
   (name 'qubes-xen-kit)
   (url "URL-OF-THIS-REPOSITORY")
+  (branch "$branch")
   (introduction
    (make-channel-introduction
     "$intro"

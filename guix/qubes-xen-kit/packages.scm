@@ -6,10 +6,20 @@
   #:use-module (guix packages)
   #:use-module (guix gexp)
   #:use-module (guix utils)
-  #:use-module (guix build-system copy)
-  #:use-module ((guix licenses) #:prefix license:)
+  #:use-module ((guix build-system gnu) #:select (%default-gnu-modules))
+  #:use-module ((gnu packages base) #:select (binutils))
   #:use-module ((gnu packages virtualization) #:select ((xen . guix-xen)))
   #:use-module (qubes-xen-kit sources))
+
+(define binutils/pe
+  ;; Xen links xen.efi with its own `ld -mi386pep' and skips it when the linker
+  ;; lacks that emulation, as Guix's binutils does.
+  (package/inherit binutils
+    (name "binutils-pe")
+    (arguments
+     (substitute-keyword-arguments (package-arguments binutils)
+       ((#:configure-flags flags)
+        #~(cons "--enable-targets=x86_64-pep" #$flags))))))
 
 (define (qubes-series-patches data-origin files)
   "Qubes' patch series: FILES inside DATA-ORIGIN, in the order rpm applies them.
@@ -18,112 +28,35 @@ They are not in Guix's patch directory, so `search-patches' cannot find them."
          (file-append data-origin "/" file))
        files))
 
-(define (qubes-configure-flags guix-flags qubes-flags)
-  "GUIX-FLAGS, a gexp, followed by those of QUBES-FLAGS that Guix does not set
-already.  Guix's value wins for an option both set (Guix's
-`--with-system-qemu=FILE' over a bare `--with-system-qemu'), and a Qubes
-`--disable-X' is dropped when Guix supplies X itself (`--with-system-X=FILE')."
-  #~(let* ((guix-flags #$guix-flags)
-           (option (lambda (flag)
-                     (car (string-split flag #\=))))
-           (guix-options (map option guix-flags))
-           (set-by-guix?
-            (lambda (flag)
-              (or (member (option flag) guix-options)
-                  (and (string-prefix? "--disable-" flag)
-                       (member (string-append
-                                "--with-system-"
-                                (substring flag (string-length "--disable-")))
-                               guix-options))))))
-      (append guix-flags
-              (filter (lambda (flag)
-                        (not (set-by-guix? flag)))
-                      '#$qubes-flags))))
-
-(define-public qubes-vmm-xen-data
-  (package
-    (name "qubes-vmm-xen-data")
-    (version (string-append qubes-vmm-xen-data-version "-"
-                            qubes-vmm-xen-data-qubes-rel))
-    (source qubes-vmm-xen-data-origin)
-    (build-system copy-build-system)
-    (arguments
-     (list
-      #:install-plan
-      #~`((#$qubes-vmm-xen-data-config "share/qubes-vmm-xen-data/")
-          ("." "share/qubes-vmm-xen-data/patches/"
-           #:include #$qubes-vmm-xen-data-patches))))
-    (home-page "https://github.com/QubesOS/qubes-vmm-xen")
-    (synopsis "Qubes OS's Xen patch series and hypervisor configuration")
-    (description
-     "This package provides the patch series that Qubes OS applies to Xen, in
-the order its spec file applies them, and the Kconfig @file{.config} Qubes
-builds the hypervisor with, from the signed Qubes tag pinned by the channel.")
-    (license license:gpl2)))
-
-(define-public qubes-xen-next-data
-  (package
-    (name "qubes-xen-next-data")
-    (version (string-append qubes-xen-next-data-version "-"
-                            qubes-xen-next-data-qubes-rel))
-    (source qubes-xen-next-data-origin)
-    (build-system copy-build-system)
-    (arguments
-     (list
-      #:install-plan
-      #~`((#$qubes-xen-next-data-config "share/qubes-xen-next-data/")
-          ("." "share/qubes-xen-next-data/patches/"
-           #:include #$qubes-xen-next-data-patches))))
-    (home-page "https://github.com/QubesOS/qubes-vmm-xen")
-    (synopsis "Qubes OS's Xen patch series and hypervisor configuration")
-    (description
-     "This package provides the patch series that Qubes OS applies to Xen, in
-the order its spec file applies them, and the Kconfig @file{.config} Qubes
-builds the hypervisor with, from the signed Qubes tag pinned by the channel.")
-    (license license:gpl2)))
-
-(define-public qubes-xen-next
-  (package
-    (inherit guix-xen)
-    (name "qubes-xen-next")
-    (version (string-append qubes-xen-next-version "-"
-                            qubes-xen-next-qubes-rel))
-    (source
-     (origin
-       (inherit qubes-xen-next-upstream-source)
-       (patches (qubes-series-patches qubes-xen-next-data-origin
-                                      qubes-xen-next-data-patches))
-       ;; Qubes' spec applies its series with rpm's %autosetup -p1: no fuzz.
-       (patch-flags '("-p1" "--fuzz=0"))))
-    (arguments
-     (substitute-keyword-arguments (package-arguments guix-xen)
-       ((#:configure-flags flags #~'())
-        (qubes-configure-flags flags qubes-xen-next-configure-flags))
-       ((#:phases phases)
-        #~(modify-phases #$phases
-            (add-after 'set-environment-up 'set-qubes-efi-vendor
-              (lambda _
-                (setenv "EFI_VENDOR" "qubes")))
-            (add-after 'configure 'install-qubes-config
-              (lambda _
-                (copy-file #$(file-append qubes-xen-next-data-origin "/"
-                                          qubes-xen-next-data-config)
-                           "xen/.config")
-                (make-file-writable "xen/.config")
-                ;; Complete Qubes' config for this tree's Kconfig.
-                (invoke "make" "-C" "xen" "olddefconfig")))))))
-    (synopsis "Xen hypervisor as Qubes OS builds it (next stream)")
-    (description
-     "This package provides the Xen hypervisor and tools built from the pinned
-upstream release with Qubes OS's patch series applied as Qubes applies it and
-Qubes' hypervisor configuration, completed for this tree.")))
+(define (qubes-config-kept qubes-config allowed)
+  "Return a build phase that fails when the completed @file{xen/.config} has
+turned off an option QUBES-CONFIG sets, other than those in ALLOWED:
+@command{make olddefconfig} drops options the toolchain cannot build, such as
+CONFIG_XEN_IBT with a compiler lacking CET support."
+  #~(lambda _
+      (define (set-options file)
+        (let ((lines (string-split (call-with-input-file file get-string-all)
+                                   #\newline)))
+          (map (lambda (line)
+                 (car (string-split line #\=)))
+               (filter (lambda (line)
+                         (and (string-prefix? "CONFIG_" line)
+                              (not (string-suffix? "=n" line))))
+                       lines))))
+      (let* ((kept (set-options "xen/.config"))
+             (dropped (filter (lambda (option)
+                                (not (or (member option kept)
+                                         (member option '#$allowed))))
+                              (set-options #$qubes-config))))
+        (unless (null? dropped)
+          (error "olddefconfig turned off options Qubes' config sets:"
+                 dropped)))))
 
 (define-public xen-qubes
   (package
     (inherit guix-xen)
     (name "xen-qubes")
-    (version (string-append xen-version "-"
-                            xen-qubes-rel))
+    (version (string-append xen-version "-" xen-qubes-rel))
     (source
      (origin
        (inherit xen-upstream-source)
@@ -133,8 +66,18 @@ Qubes' hypervisor configuration, completed for this tree.")))
        (patch-flags '("-p1" "--fuzz=0"))))
     (arguments
      (substitute-keyword-arguments (package-arguments guix-xen)
-       ((#:configure-flags flags #~'())
-        (qubes-configure-flags flags xen-configure-flags))
+       ((#:modules modules %default-gnu-modules)
+        ;; get-string-all, for the config check.
+        `((ice-9 textual-ports) ,@modules))
+       ((#:configure-flags flags)
+        ;; Qubes' flags that Guix does not set already.
+        #~(append #$flags
+                '("--disable-docs"
+                  "--disable-ipxe"
+                  "--disable-ocamltools")))
+       ((#:make-flags flags)
+        #~(cons (string-append "LD=" #$(file-append binutils/pe "/bin/ld"))
+                #$flags))
        ((#:phases phases)
         #~(modify-phases #$phases
             ;; Xen before 4.18 keeps xenstored in tools/xenstore/, but Guix's
@@ -149,16 +92,98 @@ Qubes' hypervisor configuration, completed for this tree.")))
               (lambda _
                 (setenv "EFI_VENDOR" "qubes")))
             (add-after 'configure 'install-qubes-config
-              (lambda _
+              (lambda* (#:key make-flags #:allow-other-keys)
                 (copy-file #$(file-append qubes-vmm-xen-data-origin "/"
                                           qubes-vmm-xen-data-config)
                            "xen/.config")
                 (make-file-writable "xen/.config")
                 ;; Complete Qubes' config for this tree's Kconfig.
-                (invoke "make" "-C" "xen" "olddefconfig")))))))
-    (synopsis "Xen hypervisor as Qubes OS builds it (stable stream)")
+                (apply invoke "make" "-C" "xen" "olddefconfig" make-flags)))
+            (add-after 'install-qubes-config 'check-qubes-config-kept
+              #$(qubes-config-kept (file-append qubes-vmm-xen-data-origin "/"
+                                                qubes-vmm-xen-data-config)
+                                   '()))
+            ;; Xen installs xen.efi into BOOT_DIR/efi/efi/EFI_VENDOR, which must
+            ;; exist, as Qubes' spec makes it: under dist/install for the `dist'
+            ;; step of `make world', and in the output for `make install'.
+            (add-before 'build 'make-efi-vendor-directories
+              (lambda _
+                (for-each (lambda (root)
+                            (mkdir-p (string-append root #$output
+                                                    "/boot/efi/efi/qubes")))
+                          '("dist/install" ""))))))))
+    (supported-systems '("x86_64-linux"))
+    (properties `((cpe-name . "xen")
+                  (cpe-version . ,xen-version)))
+    (synopsis "Xen hypervisor and tools as Qubes OS builds them")
     (description
-     "This package provides the Xen hypervisor and tools built from the pinned
-upstream release with Qubes OS's patch series applied as Qubes applies it and
-Qubes' hypervisor configuration, completed for this tree.")))
+     "Xen is a type-1 hypervisor that runs several operating systems side by
+side in isolated domains.  This package provides the hypervisor, including its
+EFI executable, and the tools that manage domains, built with the patch series
+and hypervisor configuration of Qubes OS, which isolates applications in Xen
+domains.")))
 
+(define-public xen-qubes-next
+  (package
+    (inherit guix-xen)
+    (name "xen-qubes-next")
+    (version (string-append qubes-xen-next-version "-"
+                            qubes-xen-next-qubes-rel))
+    (source
+     (origin
+       (inherit qubes-xen-next-upstream-source)
+       (patches (qubes-series-patches qubes-xen-next-data-origin
+                                      qubes-xen-next-data-patches))
+       ;; Qubes' spec applies its series with rpm's %autosetup -p1: no fuzz.
+       (patch-flags '("-p1" "--fuzz=0"))))
+    (arguments
+     (substitute-keyword-arguments (package-arguments guix-xen)
+       ((#:modules modules %default-gnu-modules)
+        ;; get-string-all, for the config check.
+        `((ice-9 textual-ports) ,@modules))
+       ((#:configure-flags flags)
+        ;; Qubes' flags that Guix does not set already.
+        #~(append #$flags
+                '("--disable-docs"
+                  "--disable-ipxe"
+                  "--disable-ocamltools"
+                  "--disable-pygrub")))
+       ((#:make-flags flags)
+        #~(cons (string-append "LD=" #$(file-append binutils/pe "/bin/ld"))
+                #$flags))
+       ((#:phases phases)
+        #~(modify-phases #$phases
+            (add-after 'set-environment-up 'set-qubes-efi-vendor
+              (lambda _
+                (setenv "EFI_VENDOR" "qubes")))
+            (add-after 'configure 'install-qubes-config
+              (lambda* (#:key make-flags #:allow-other-keys)
+                (copy-file #$(file-append qubes-xen-next-data-origin "/"
+                                          qubes-xen-next-data-config)
+                           "xen/.config")
+                (make-file-writable "xen/.config")
+                ;; Complete Qubes' config for this tree's Kconfig.
+                (apply invoke "make" "-C" "xen" "olddefconfig" make-flags)))
+            (add-after 'install-qubes-config 'check-qubes-config-kept
+              #$(qubes-config-kept (file-append qubes-xen-next-data-origin "/"
+                                                qubes-xen-next-data-config)
+                                   '("CONFIG_HAS_PDX")))
+            ;; Xen installs xen.efi into BOOT_DIR/efi/efi/EFI_VENDOR, which must
+            ;; exist, as Qubes' spec makes it: under dist/install for the `dist'
+            ;; step of `make world', and in the output for `make install'.
+            (add-before 'build 'make-efi-vendor-directories
+              (lambda _
+                (for-each (lambda (root)
+                            (mkdir-p (string-append root #$output
+                                                    "/boot/efi/efi/qubes")))
+                          '("dist/install" ""))))))))
+    (supported-systems '("x86_64-linux"))
+    (properties `((cpe-name . "xen")
+                  (cpe-version . ,qubes-xen-next-version)))
+    (synopsis "Xen hypervisor and tools as Qubes OS builds them")
+    (description
+     "Xen is a type-1 hypervisor that runs several operating systems side by
+side in isolated domains.  This package provides the hypervisor, including its
+EFI executable, and the tools that manage domains, built with the patch series
+and hypervisor configuration of Qubes OS, which isolates applications in Xen
+domains.  This is the Xen series of the next Qubes OS release.")))

@@ -4,8 +4,7 @@
 
 (define-module (qubes-xen-kit sources)
   #:use-module (guix packages)
-  #:use-module (guix git-download)
-  #:use-module (guix download))
+  #:use-module (guix git-download))
 
 ;;; qubes-vmm-xen-data 4.17.6-6 (qubes-data)
 
@@ -268,7 +267,8 @@
         "--disable-seabios"
         "--disable-ipxe"
         "--disable-ocamltools"
-        "--with-system-qemu"))
+        "--with-system-qemu"
+        "--disable-pygrub"))
 
 ;;; xen 4.17.6-6 (xen)
 

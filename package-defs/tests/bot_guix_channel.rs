@@ -106,7 +106,10 @@ fn world() -> World {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let intro = git(&channel, &["rev-parse", "HEAD"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains(&intro));
+    let entry = String::from_utf8_lossy(&o.stdout);
+    assert!(entry.contains(&intro), "{entry}");
+    // Guix pulls `master` unless the entry names the channel's branch.
+    assert!(entry.contains("(branch \"main\")"), "{entry}");
     let remote = lb.tmp.path().join("remote.git");
     git(
         lb.tmp.path(),
@@ -307,6 +310,37 @@ guix git authenticate {intro} {fpr} -r {repo} --end={unauthorized} 2>&1; echo "e
     assert!(
         rogue_out.contains(&unauthorized) && rogue_out.contains("not signed by an authorized key"),
         "{rogue_out}"
+    );
+
+    // CI's check (scripts/guix-authenticate.sh) finds the introduction and the bot's
+    // branches by itself: it accepts the published channel and names the rogue branch.
+    let ci = |repo: &Path| {
+        Command::new(workspace().join("scripts/guix-authenticate.sh"))
+            .args(["-C", repo.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let o = ci(&w.channel);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("authenticated {branch} {bump}"))
+            && stdout(&o).contains("authenticated main "),
+        "{}",
+        stdout(&o)
+    );
+    let o = ci(&rogue);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("authenticated origin/{branch} {bump}")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains(&format!(
+            "error: guix git authenticate refused {branch} ({unauthorized})"
+        )),
+        "{}",
+        stderr(&o)
     );
 }
 

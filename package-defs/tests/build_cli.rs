@@ -4,36 +4,13 @@
 //! same inputs comes from the build cache; an existing output is refused and kept.
 
 mod common;
+#[path = "common/xen_config.rs"]
+mod xen_config;
 use common::*;
+use xen_config::xen_config;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// xen-config's program for the build: the workspace's (cargo test --workspace builds it),
-/// else built once into its own target folder.
-fn xen_config() -> PathBuf {
-    let beside = Path::new(env!("CARGO_BIN_EXE_package-defs")).with_file_name("xen-config");
-    if beside.is_file() {
-        return beside;
-    }
-    let target = workspace().join("target/xen-config-for-tests");
-    let o = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "--offline",
-            "-p",
-            "xen-config",
-            "--bin",
-            "xen-config",
-        ])
-        .current_dir(workspace())
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    target.join("debug/xen-config")
-}
 
 #[test]
 fn hypervisor_build_through_the_cli_with_a_broken_python_first_on_path() {

@@ -13,17 +13,12 @@ use package_defs::{load_dir, Body};
 use std::path::Path;
 use std::process::Command;
 
-const PACKAGES: [&str; 4] = [
-    "xen-qubes",
-    "qubes-xen-next",
-    "qubes-vmm-xen-data",
-    "qubes-xen-next-data",
-];
+const PACKAGES: [&str; 2] = ["xen-qubes", "xen-qubes-next"];
 
 /// Prints, for every package of the channel, what Guix itself reads from the modules.
 const INSPECT: &str = r#"
 (use-modules (guix packages) (guix git-download) (guix gexp) (guix base32)
-             (srfi srfi-1) (ice-9 match) (qubes-xen-kit packages))
+             (srfi srfi-1) (ice-9 match) (qubes-xen-kit packages) (qubes-xen-kit sources))
 (define (origin-line o)
   (let ((ref (origin-uri o)))
     (format #f "~a ~a ~a" (git-reference-url ref) (git-reference-commit ref)
@@ -32,12 +27,20 @@ const INSPECT: &str = r#"
   (let ((o (package-source p)))
     (format #t "package ~a ~a ~a~%" (package-name p) (package-version p) (origin-line o))
     (format #t "patch-flags ~a ~a~%" (package-name p) (origin-patch-flags o))
+    (format #t "systems ~a ~a~%" (package-name p) (package-supported-systems p))
+    (format #t "cpe ~a ~a ~a~%" (package-name p)
+            (assq-ref (package-properties p) 'cpe-name)
+            (assq-ref (package-properties p) 'cpe-version))
     (for-each (lambda (patch)
                 (format #t "patch ~a ~a ~a~%" (package-name p)
                         (origin-line (file-append-base patch))
                         (string-concatenate (file-append-suffix patch))))
               (origin-patches o))))
-(for-each show (list xen-qubes qubes-xen-next qubes-vmm-xen-data qubes-xen-next-data))
+(for-each show (list xen-qubes xen-qubes-next))
+;; The Qubes data are plain origins, not packages.
+(for-each (lambda (name o) (format #t "origin ~a ~a~%" name (origin-line o)))
+          '("qubes-vmm-xen-data" "qubes-xen-next-data")
+          (list qubes-vmm-xen-data-origin qubes-xen-next-data-origin))
 "#;
 
 /// Loads the build side of a package's derivation (its builder script) with `gnu-build`
@@ -49,8 +52,9 @@ const BUILDER_CHECK: &str = r#"
 (module-set! (resolve-module '(guix build utils)) 'search-input-file
   (lambda (inputs file) (string-append "/inputs/" file)))
 (module-set! (resolve-module '(guix build gnu-build-system)) 'gnu-build
-  (lambda* (#:key phases configure-flags #:allow-other-keys)
+  (lambda* (#:key phases configure-flags make-flags #:allow-other-keys)
     (for-each (lambda (f) (format #t "flag ~a~%" f)) configure-flags)
+    (for-each (lambda (f) (format #t "make-flag ~a~%" f)) make-flags)
     (for-each (lambda (p) (format #t "phase ~a~%" (car p))) phases)))
 (define builder (cadr (command-line)))
 (load builder)
@@ -94,11 +98,20 @@ echo "== inspect"
 guix repl -L "$ch" -- {inspect} || fail=1
 echo "== derivations"
 guix build -d --no-grafts -L "$ch" {pkgs} || fail=1
-for p in xen-qubes qubes-xen-next; do
+builder_of() {{
+  guile -c "(use-modules (guix derivations) (srfi srfi-1)) (display (last (derivation-builder-arguments (read-derivation-from-file \"$1\"))))"
+}}
+for p in xen xen-qubes xen-qubes-next; do
   echo "== builder $p"
   drv=$(guix build -d --no-grafts -L "$ch" $p) || {{ fail=1; continue; }}
-  builder=$(guile -c "(use-modules (guix derivations) (srfi srfi-1)) (display (last (derivation-builder-arguments (read-derivation-from-file \"$drv\"))))")
+  builder=$(builder_of "$drv")
   out=/outputs/out guile --no-auto-compile -s {check} "$builder" {go} 2>&1 || {{ echo "builder-failed"; fail=1; }}
+  # The linker xen.efi is linked with: a binutils built with the PE emulation.
+  pe=$(grep -o '/gnu/store/[a-z0-9]*-binutils-pe-[0-9.]*\.drv' "$drv" | head -n 1)
+  if [ -n "$pe" ]; then
+    echo "binutils-pe $pe"
+    grep -o -- '--enable-targets=[a-z0-9_,-]*' "$(builder_of "$pe")" | sed 's/^/binutils-pe-flag /'
+  fi
 done
 echo "== lint"
 guix lint -n -L "$ch" {pkgs} 2>&1
@@ -128,7 +141,7 @@ fn problems(r: &Report) -> Vec<String> {
             r.stdout, r.stderr
         ));
     }
-    for p in ["xen-qubes", "qubes-xen-next"] {
+    for p in PACKAGES {
         for l in r.section(&format!("builder {p}")) {
             if l.contains("warning") || l.contains("builder-failed") || l.contains("ERROR") {
                 out.push(format!("{p} build side: {l}"));
@@ -189,7 +202,10 @@ fn real_guix_loads_derives_and_lints_every_package_with_the_pins() {
                 d.source.nar_sha256.clone(),
             ),
         };
-        let line = format!("package {name} {} {url} {commit} {nar}", p.version);
+        let line = match p.body {
+            Body::Xen(_) => format!("package {name} {} {url} {commit} {nar}", p.version),
+            Body::QubesData(_) => format!("origin {} {url} {commit} {nar}", p.name),
+        };
         assert!(
             inspect.contains(&line.as_str()),
             "missing {line:?} in\n{}",
@@ -217,14 +233,18 @@ fn real_guix_loads_derives_and_lints_every_package_with_the_pins() {
                 got, want,
                 "{name}: origin patches are not the data's series in order"
             );
-            assert!(
-                inspect.contains(&format!("patch-flags {name} (-p1 --fuzz=0)").as_str()),
-                "{name}: patch flags"
-            );
+            for l in [
+                format!("patch-flags {name} (-p1 --fuzz=0)"),
+                format!("systems {name} (x86_64-linux)"),
+                // `guix lint -c cve` looks Xen's CVEs up under this name and version.
+                format!("cpe {name} xen {}", p.version.xen),
+            ] {
+                assert!(inspect.contains(&l.as_str()), "{l:?} in {inspect:?}");
+            }
         }
     }
     let drvs = r.section("derivations");
-    assert_eq!(drvs.len(), 4, "{drvs:?}");
+    assert_eq!(drvs.len(), PACKAGES.len(), "{drvs:?}");
     for (d, p) in drvs.iter().zip(PACKAGES) {
         assert!(
             d.starts_with("/gnu/store/") && d.contains(p) && d.ends_with(".drv"),
@@ -232,31 +252,60 @@ fn real_guix_loads_derives_and_lints_every_package_with_the_pins() {
         );
     }
 
-    // Build side: Guix's configure flags kept (its qemu path over a bare --with-system-qemu,
-    // its seabios over Qubes' --disable-seabios), Qubes' added, the Qubes phases in place.
-    for p in ["xen-qubes", "qubes-xen-next"] {
+    // Guix's own `xen`: its configure options are the ones the generator leaves to Guix.
+    let option = |f: &str| f.split('=').next().unwrap_or(f).to_string();
+    let guix_flags: Vec<String> = r
+        .section("builder xen")
+        .iter()
+        .filter_map(|l| l.strip_prefix("flag "))
+        .map(option)
+        .collect();
+    let mut known: Vec<String> = package_defs::export::guix::GUIX_XEN_OPTIONS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut seen = guix_flags.clone();
+    known.sort();
+    seen.sort();
+    assert_eq!(seen, known, "Guix's xen configure options changed");
+
+    // Build side: Guix's configure flags, then the definition's that Guix does not set (its
+    // qemu path over a bare --with-system-qemu, its seabios over Qubes' --disable-seabios),
+    // merged when the module was generated; the Qubes phases in place; xen.efi linked by a
+    // binutils with the PE emulation.
+    for (p, def) in [("xen-qubes", "xen"), ("xen-qubes-next", "qubes-xen-next")] {
         let b = r.section(&format!("builder {p}"));
         let has = |l: &str| b.contains(&l);
+        let flags: Vec<&str> = b.iter().filter_map(|l| l.strip_prefix("flag ")).collect();
+        let x = defs.get(def).unwrap().as_xen().unwrap();
+        let added = package_defs::export::guix::added_configure_flags(&x.configure_flags);
+        assert_eq!(
+            flags[guix_flags.len()..],
+            added.iter().map(String::as_str).collect::<Vec<_>>(),
+            "{p}: {b:?}"
+        );
+        let mut options: Vec<String> = flags.iter().map(|f| option(f)).collect();
+        options.sort();
+        let n = options.len();
+        options.dedup();
+        assert_eq!(options.len(), n, "{p}: an option set twice: {flags:?}");
         assert!(
             has("flag --with-system-qemu=/inputs/bin/qemu-system-i386"),
             "{p}: {b:?}"
         );
+        for f in ["--disable-docs", "--disable-ipxe", "--disable-ocamltools"] {
+            assert!(has(&format!("flag {f}")), "{p} {f}: {b:?}");
+        }
         assert!(
-            !has("flag --with-system-qemu") && !has("flag --disable-seabios"),
+            b.iter().any(|l| l.starts_with("make-flag LD=/gnu/store/")
+                && l.contains("-binutils-pe-")
+                && l.ends_with("/bin/ld")),
             "{p}: {b:?}"
         );
-        for f in [
-            "--disable-docs",
-            "--disable-ipxe",
-            "--disable-ocamltools",
-            "--disable-stubdom",
-        ] {
-            assert_eq!(
-                b.iter().filter(|l| **l == format!("flag {f}")).count(),
-                1,
-                "{p} {f}: {b:?}"
-            );
-        }
+        assert!(
+            has("binutils-pe-flag --enable-targets=x86_64-pep"),
+            "{p}: {b:?}"
+        );
         let phases: Vec<&str> = b.iter().filter_map(|l| l.strip_prefix("phase ")).collect();
         let at = |ph: &str| {
             phases
@@ -267,8 +316,11 @@ fn real_guix_loads_derives_and_lints_every_package_with_the_pins() {
         assert!(at("set-environment-up") < at("set-qubes-efi-vendor"));
         assert!(
             at("configure") < at("install-qubes-config")
-                && at("install-qubes-config") < at("build")
+                && at("install-qubes-config") < at("check-qubes-config-kept")
+                && at("check-qubes-config-kept") < at("build")
         );
+        assert!(at("check-qubes-config-kept") < at("make-efi-vendor-directories"));
+        assert!(at("make-efi-vendor-directories") < at("build"));
         // Xen 4.17 keeps tools/xenstore/: Guix's `patch' phase gets an alias around it.
         assert_eq!(
             phases.contains(&"alias-xenstored-directory"),

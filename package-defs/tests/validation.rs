@@ -178,3 +178,19 @@ fn an_unpinned_marker_is_only_allowed_for_the_tarball() {
         "{e}"
     );
 }
+
+#[test]
+fn an_allowed_dropped_option_must_be_spelt_as_config_spells_it() {
+    let line = line_of("qubes-xen-next.toml", "allow_dropped_options");
+    let e = error_after("qubes-xen-next.toml", |t| {
+        t.replace("[\"CONFIG_HAS_PDX\"]", "[\"HAS_PDX\"]")
+    });
+    assert!(
+        e.starts_with(&format!("definitions/qubes-xen-next.toml:{line}:"))
+            && e.contains(
+                "must be a Kconfig option as `.config` spells it, such as \"CONFIG_XEN_IBT\""
+            )
+            && e.contains("HAS_PDX"),
+        "{e}"
+    );
+}

@@ -86,7 +86,56 @@ fn vchan_bytes() -> usize {
     qxk_tests::inside::vchan::STREAM_BYTES
 }
 
+/// `--smoke` (CI): checks that the benchmark builds and that what one boot gets can be put
+/// together (the full and vm builds, the guest bundle, Qubes' config completed, the C
+/// `vchan-node1`), without booting. It never builds Xen: without both builds in the cache
+/// (`cargo test -p qxk-tests --test e2e` makes them) it says so and stops there.
+fn smoke() -> Result<(), String> {
+    use package_defs::build::{self, Mode};
+    use qxk_tests::xen_build;
+    let r = xen_build::real_inputs()?;
+    let (xen, data) = r.packages();
+    for (mode, suffix) in [(Mode::Full, ""), (Mode::Vm, "-vm")] {
+        let out = qxk_tests::workspace_root()
+            .join("target/qxk-cache/qubes-xen")
+            .join(format!("{}-{}{suffix}", xen.name, xen.version));
+        let mut opts = xen_build::options(mode);
+        opts.replace = true;
+        let key =
+            build::key(&xen_build::inputs(&r, &xen, &data), &opts).map_err(|e| e.to_string())?;
+        if !build::read_manifest(&out).is_ok_and(|m| m.key == key) {
+            println!(
+                "smoke: no cached {mode:?} build at {}: the boot's inputs were not assembled (a smoke run builds no Xen)",
+                out.display()
+            );
+            return Ok(());
+        }
+    }
+    let cfg = common::qubes_config(true)?;
+    let node1 = cfg
+        .bench_vchan_node1
+        .as_deref()
+        .ok_or("no vchan-node1 in the bench configuration")?;
+    println!(
+        "smoke: one boot's inputs are ready (full build, guest bundle {}, C {}); the boot itself is the e2e test's",
+        cfg.bundle
+            .as_ref()
+            .map_or("none".into(), |b| b.tarball.display().to_string()),
+        node1.display()
+    );
+    Ok(())
+}
+
 fn main() {
+    let smoke_run = std::env::args().any(|a| a == "--smoke")
+        || std::env::var("QXK_BENCH_SMOKE").is_ok_and(|v| !v.is_empty() && v != "0");
+    if smoke_run {
+        if let Err(e) = smoke() {
+            eprintln!("bench-vchan --smoke: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let Err(e) = run() {
         eprintln!("bench-vchan: {e}");
         std::process::exit(1);

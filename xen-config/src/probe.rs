@@ -28,13 +28,8 @@ pub struct HostShell {
 
 impl ShellProbe for HostShell {
     fn run(&mut self, cmd: &str) -> Result<Vec<u8>, String> {
-        let out = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(cmd)
-            .current_dir(&self.cwd)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
+        let out = self
+            .command(cmd)
             .output()
             .map_err(|e| format!("cannot run /bin/sh in {}: {e}", self.cwd.display()))?;
         tracing::debug!(cmd, status = ?out.status, "kconfig shell probe");
@@ -75,8 +70,14 @@ impl ShellProbe for Replay {
     }
 }
 
-/// Records the commands asked for and answers nothing: a dry run that learns which probes a
-/// tree needs, so they can run concurrently before the real parse.
+/// What a dry run answers every probe it has no answer for. A plausible value (a valid
+/// symbol, expression and number token) rather than nothing, so that the dry parse reads the
+/// whole tree: an empty answer makes `def_bool $(cc-option,..) || $(cc-option,..)` a syntax
+/// error that would end the dry parse there and leave the later probes to run one by one.
+pub const DRY_RUN_ANSWER: &[u8] = b"n";
+
+/// Records the commands asked for and answers [`DRY_RUN_ANSWER`]: a dry run that learns
+/// which probes a tree needs, so they can run concurrently before the real parse.
 #[derive(Debug, Default, Clone)]
 pub struct Collector {
     pub commands: Vec<String>,
@@ -87,12 +88,12 @@ impl ShellProbe for Collector {
         if !self.commands.iter().any(|c| c == cmd) {
             self.commands.push(cmd.to_string());
         }
-        Ok(Vec::new())
+        Ok(DRY_RUN_ANSWER.to_vec())
     }
 }
 
-/// Answers what is known and records (answering nothing) what is not: a dry run with the
-/// answers so far, which finds the probes that depend on other probes' answers.
+/// Answers what is known and records (answering [`DRY_RUN_ANSWER`]) what is not: a dry run
+/// with the answers so far, which finds the probes that depend on other probes' answers.
 #[derive(Debug)]
 pub struct Discover<'a> {
     pub answers: &'a BTreeMap<String, Vec<u8>>,
@@ -107,7 +108,7 @@ impl ShellProbe for Discover<'_> {
         if !self.new.iter().any(|c| c == cmd) {
             self.new.push(cmd.to_string());
         }
-        Ok(Vec::new())
+        Ok(DRY_RUN_ANSWER.to_vec())
     }
 }
 
@@ -129,31 +130,39 @@ impl ShellProbe for Prefetched {
     }
 }
 
-/// Runs `commands` on the host concurrently (host probes are independent compiler runs).
+impl HostShell {
+    fn command(&self, cmd: &str) -> Command {
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c")
+            .arg(cmd)
+            .current_dir(&self.cwd)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+}
+
+/// Runs `commands` on the host all at once and returns their outputs (a command that cannot
+/// be started is left out; the real parse then runs it itself and reports the error).
+///
+/// Every probe is its own short compiler run: all are started before any is waited for, so
+/// the machine's cores share them (a probe's output is a line, far below a pipe's buffer, so
+/// a child never blocks on us while we wait for another).
 pub fn run_concurrently(host: &HostShell, commands: &[String]) -> BTreeMap<String, Vec<u8>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .max(2)
-        * 2;
-    let chunks: Vec<&[String]> = commands
-        .chunks(commands.len().div_ceil(threads).max(1))
+    let children: Vec<(&String, std::process::Child)> = commands
+        .iter()
+        .filter_map(|c| {
+            let child = host.command(c).stdout(Stdio::piped()).spawn().ok()?;
+            Some((c, child))
+        })
         .collect();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                let mut h = host.clone();
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .filter_map(|c| h.run(c).ok().map(|o| (c.clone(), o)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
+    children
+        .into_iter()
+        .filter_map(|(c, child)| {
+            let out = child.wait_with_output().ok()?;
+            tracing::debug!(cmd = %c, status = ?out.status, "kconfig shell probe");
+            Some((c.clone(), out.stdout))
+        })
+        .collect()
 }

@@ -197,3 +197,30 @@ fn an_unwritable_cache_is_one_warning_line() {
     assert!(o.status.success());
     assert!(!String::from_utf8_lossy(&o.stderr).contains("warning:"));
 }
+
+/// A dry parse (every probe answered `n`) reads the whole real tree, so it learns every probe
+/// the real parse asks and all of them start at once. (Answered with nothing, the dry parse
+/// stopped at `def_bool $(cc-option,..) || $(cc-option,..)` and the later probes ran one by
+/// one in the real parse.)
+#[test]
+fn a_dry_parse_finds_every_probe_of_the_real_tree() {
+    use xen_config::probe::Collector;
+    let t = tree();
+    let mut dry = Collector::default();
+    let env =
+        xen_config::xen_env::xen_env(&t.xen, &XenTarget::default(), &mut dry).expect("xen env");
+    xen_config::parse(
+        xen_config::ParseInput {
+            root: &t.xen,
+            top: "Kconfig",
+            env,
+            files: Default::default(),
+        },
+        &mut dry,
+    )
+    .expect("the dry parse reads the whole tree");
+    let mut asked: Vec<&String> = dry.commands.iter().collect();
+    asked.sort();
+    let host: Vec<&String> = t.probes.keys().collect();
+    assert_eq!(asked, host, "the dry parse asks what the host parse asked");
+}

@@ -52,6 +52,7 @@ pub enum Mode {
     Vm,
 }
 
+pub mod config_check;
 pub mod guest;
 mod vm;
 pub use vm::{libs_closure, vm_prefix, PREFIX_ROOT, RUNPATH, VM_ROOT_LIBRARY};
@@ -78,6 +79,12 @@ pub enum BuildError {
     Missing { missing: PathBuf, log: PathBuf },
     #[error(transparent)]
     Recipe(#[from] crate::defs::spec::SpecError),
+    #[error("olddefconfig turned off options Qubes' config sets: {options}; this toolchain cannot build them (log: {}). Build with a compiler and assembler that support them, or list them in `allow_dropped_options` of {}", log.display(), definition.display())]
+    DroppedOptions {
+        options: String,
+        log: PathBuf,
+        definition: PathBuf,
+    },
     #[error("{}: {found}; expected {expected}", path.display())]
     Unexpected {
         path: PathBuf,
@@ -270,6 +277,9 @@ pub struct InputPins {
     /// `NNNN file sha256`, in series order (vm mode: the VM series).
     pub patches: Vec<String>,
     pub configure_flags: Vec<String>,
+    /// Options of Qubes' config the definition lets `olddefconfig` drop (`CONFIG_NAME`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_dropped_options: Vec<String>,
     /// vm mode: the recipe the VM series and flags were read from and how it runs `patch`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm_recipe: Option<String>,
@@ -359,6 +369,7 @@ fn input_pins(i: &Inputs<'_>) -> InputPins {
             .map(|p| format!("{:04} {} {}", p.number, p.file, p.sha256))
             .collect(),
         configure_flags: i.xen.configure_flags.clone(),
+        allow_dropped_options: i.xen.allow_dropped_options.clone(),
         vm_recipe: None,
     }
 }
@@ -704,10 +715,27 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
             }
         })?;
     std::fs::write(&dot, &olddef).map_err(io(&dot, "install the completed config"))?;
+    // Qubes' options the toolchain could not keep: fail unless the definition allows them.
+    let qubes_config = inputs.qubes_dir.join(&inputs.data.config.file);
+    let qubes = std::fs::read(&qubes_config).map_err(io(&qubes_config, "read"))?;
+    let dropped = config_check::dropped_options(&qubes, &olddef);
     let _ = std::fs::write(
         &olddef_log,
-        format!("{:?}: {} bytes\n", opts.complete, olddef.len()),
+        format!(
+            "{:?}: {} bytes\ndropped (allowed by the definition): {}\n",
+            opts.complete,
+            olddef.len(),
+            config_check::describe(&dropped)
+        ),
     );
+    let refused = config_check::unallowed(&dropped, &inputs.xen.allow_dropped_options);
+    if !refused.is_empty() {
+        return Err(BuildError::DroppedOptions {
+            options: config_check::describe(&refused),
+            log: olddef_log,
+            definition: inputs.package.path.clone(),
+        });
+    }
     seconds.insert("olddefconfig".into(), t.elapsed().as_secs_f64());
     progress.done();
 
@@ -768,6 +796,18 @@ fn build_in(inputs: &Inputs<'_>, opts: &BuildOptions, work: &Path) -> Result<Man
     copy_file(&gz, &staged.join("xen.gz"))?;
     copy_file(&dot, &staged.join("config"))?;
     let final_config = std::fs::read(&dot).map_err(io(&dot, "read"))?;
+    // `make` reruns Kconfig with the real compiler: what it kept is checked the same way.
+    let refused = config_check::unallowed(
+        &config_check::dropped_options(&qubes, &final_config),
+        &inputs.xen.allow_dropped_options,
+    );
+    if !refused.is_empty() {
+        return Err(BuildError::DroppedOptions {
+            options: config_check::describe(&refused),
+            log: xen_log.clone(),
+            definition: inputs.package.path.clone(),
+        });
+    }
     for f in ["xen.gz", "config"] {
         outputs.insert(f.to_string(), sha256_file(&staged.join(f))?);
     }

@@ -11,8 +11,8 @@ use crate::Cli;
 
 #[derive(Subcommand)]
 pub(crate) enum Export {
-    /// The Guix channel's modules: `(qubes-xen-kit sources)` (origins) and
-    /// `(qubes-xen-kit packages)` (xen-qubes, qubes-xen-next and the data packages).
+    /// The Guix channel's modules: `(qubes-xen-kit sources)` (the pinned origins, Qubes'
+    /// series and config included) and `(qubes-xen-kit packages)` (xen-qubes, xen-qubes-next).
     #[command(
         after_help = "Examples:\n  package-defs export guix                 # regenerate guix/ beside definitions/\n  package-defs export guix --check         # exit 1 if the committed modules are stale\n  package-defs export guix -o sources.scm  # only the origins module, to one file"
     )]

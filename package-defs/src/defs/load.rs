@@ -461,6 +461,15 @@ fn check_hv_abi(s: &str) -> Result<(), String> {
     }
 }
 
+fn check_config_symbol(s: &str) -> Result<(), String> {
+    let name = s.strip_prefix("CONFIG_").unwrap_or("");
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err("must be a Kconfig option as `.config` spells it, such as \"CONFIG_XEN_IBT\"".into())
+    }
+}
+
 fn check_flag(s: &str) -> Result<(), String> {
     if s.starts_with("--") && !s.contains(char::is_whitespace) {
         Ok(())
@@ -533,6 +542,7 @@ fn parse_file(dir: &Path, path: &Path, text: &str, problems: &mut Vec<Problem>) 
                     "data",
                     "hv_abi",
                     "configure_flags",
+                    "allow_dropped_options",
                     "stream",
                     "upstream",
                 ],
@@ -577,6 +587,12 @@ fn parse_xen(cx: &mut Ctx<'_>, root: &Table, version: Option<&XenVersion>) -> Op
     let data = cx.string(root, "", "data", check_plain_name);
     let hv_abi = cx.string(root, "", "hv_abi", check_hv_abi);
     let configure_flags = cx.string_array(root, "", "configure_flags", check_flag);
+    // Optional: most definitions lose nothing.
+    let allow_dropped_options = if root.contains_key("allow_dropped_options") {
+        cx.string_array(root, "", "allow_dropped_options", check_config_symbol)
+    } else {
+        Some(Vec::new())
+    };
 
     let stream = cx.table(root, "", "stream").and_then(|t| {
         cx.unknown_keys(t, "stream", &["repo", "branch", "commit", "xen_series"]);
@@ -673,6 +689,7 @@ fn parse_xen(cx: &mut Ctx<'_>, root: &Table, version: Option<&XenVersion>) -> Op
         data: data?,
         hv_abi: hv_abi?,
         configure_flags: configure_flags?,
+        allow_dropped_options: allow_dropped_options?,
         stream: stream?,
         upstream: upstream?,
     })

@@ -37,6 +37,9 @@ pub struct XenDef {
     pub data: String,
     pub hv_abi: String,
     pub configure_flags: Vec<String>,
+    /// Options Qubes' config sets that this build may lose to `olddefconfig` (the toolchain
+    /// cannot support them), as `CONFIG_NAME`; any other lost option fails the build.
+    pub allow_dropped_options: Vec<String>,
     pub stream: Stream,
     pub upstream: Upstream,
 }

@@ -10,11 +10,17 @@ pub const T: Duration = Duration::from_secs(30);
 
 /// Runs `program`; its stdout on success, else an error with its stderr.
 pub fn run(program: &str, args: &[&str], timeout: Duration) -> Result<String> {
-    let out = run_status(program, args, timeout)?;
-    if !out.0 {
-        bail!("{program} {} failed: {}", args.join(" "), out.2.trim());
+    let out = run_output(program, args, timeout)?;
+    if !out.status.success() {
+        // The status too: a tool killed by a signal (or the OOM killer) prints nothing.
+        bail!(
+            "{program} {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
-    Ok(out.1)
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Runs `program`; (success, stdout, stderr), failing only if it cannot run or hangs.
@@ -23,6 +29,16 @@ pub fn run_status(
     args: &[&str],
     timeout: Duration,
 ) -> Result<(bool, String, String)> {
+    let out = run_output(program, args, timeout)?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// Runs `program` to its end within `timeout`, failing only if it cannot run or hangs.
+fn run_output(program: &str, args: &[&str], timeout: Duration) -> Result<std::process::Output> {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -46,10 +62,5 @@ pub fn run_status(
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let out = child.wait_with_output()?;
-    Ok((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+    Ok(child.wait_with_output()?)
 }
