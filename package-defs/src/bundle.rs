@@ -64,6 +64,9 @@ pub struct BundleManifest {
     pub files: BTreeMap<String, String>,
     /// Every symlink (relative to the prefix) -> its target.
     pub links: BTreeMap<String, String>,
+    /// Qubes' components built into the prefix (`build COMPONENT`): tag, commit, NAR each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<crate::build::guest::GuestPin>,
 }
 
 /// What `bundle` wrote.
@@ -173,6 +176,16 @@ fn sha256(data: &[u8]) -> String {
 
 /// The tarball's bytes and its manifest, for the vm build in `build_dir` and the `xs` binary.
 pub fn archive(build_dir: &Path, xs: &Path) -> Result<(Vec<u8>, BundleManifest), BundleError> {
+    archive_with(build_dir, xs, None)
+}
+
+/// [`archive`], with the guest build of Qubes' components in `guest` (`build COMPONENT`'s
+/// output, made against this vm build) added under the same prefix.
+pub fn archive_with(
+    build_dir: &Path,
+    xs: &Path,
+    guest: Option<&Path>,
+) -> Result<(Vec<u8>, BundleManifest), BundleError> {
     let m = build::read_manifest(build_dir)?;
     let mpath = build_dir.join("manifest.json");
     let prefix = match (&m.mode, &m.prefix) {
@@ -213,6 +226,44 @@ pub fn archive(build_dir: &Path, xs: &Path) -> Result<(Vec<u8>, BundleManifest),
         entries.insert(at.clone(), Kind::Dir);
     }
     add_tree(&src, &rel_prefix, &mut entries)?;
+    let mut components = Vec::new();
+    if let Some(g) = guest {
+        let gpath = g.join("manifest.json");
+        let text = std::fs::read_to_string(&gpath).map_err(io(&gpath, "read"))?;
+        let gm: crate::build::guest::GuestManifest =
+            serde_json::from_str(&text).map_err(|e| BundleError::Unexpected {
+                path: gpath.clone(),
+                found: format!("not a guest build manifest ({e})"),
+                expected: "the manifest.json of `package-defs build COMPONENT`".into(),
+            })?;
+        if gm.prefix != prefix || gm.xen_vm_build != m.key {
+            return Err(BundleError::Unexpected {
+                path: gpath,
+                found: format!(
+                    "a guest build for {} (vm build {})",
+                    gm.prefix, gm.xen_vm_build
+                ),
+                expected: format!("one made against this vm build ({prefix}, {})", m.key),
+            });
+        }
+        let mut more = BTreeMap::new();
+        add_tree(&g.join("install").join(&rel_prefix), &rel_prefix, &mut more)?;
+        for (p, k) in more {
+            match (entries.get(&p), &k) {
+                (Some(Kind::Dir), Kind::Dir) | (None, _) => {
+                    entries.insert(p, k);
+                }
+                _ => {
+                    return Err(BundleError::Unexpected {
+                        path: g.join("install").join(&p),
+                        found: "a file Xen's vm build also installs".into(),
+                        expected: "components that add files beside Xen's".into(),
+                    })
+                }
+            }
+        }
+        components = gm.components;
+    }
 
     let xs_data = std::fs::read(xs).map_err(io(xs, "read"))?;
     if !xs_data.starts_with(b"\x7fELF") {
@@ -250,9 +301,12 @@ pub fn archive(build_dir: &Path, xs: &Path) -> Result<(Vec<u8>, BundleManifest),
         .collect();
     uninstall.sort();
     uninstall.push(format!("{current} -> {version}"));
+    // Only the bundle's own folders: `opt/` is the system's (FHS), often there and empty
+    // before the bundle, and no business of its uninstall even when unpacking made it.
+    let own_root = format!("{}/", PREFIX_ROOT.trim_start_matches('/'));
     let mut dirs: Vec<&String> = entries
         .iter()
-        .filter(|(_, k)| matches!(k, Kind::Dir))
+        .filter(|(p, k)| matches!(k, Kind::Dir) && p.starts_with(&own_root))
         .map(|(p, _)| p)
         .collect();
     dirs.sort_by_key(|d| std::cmp::Reverse(d.matches('/').count()));
@@ -292,6 +346,7 @@ pub fn archive(build_dir: &Path, xs: &Path) -> Result<(Vec<u8>, BundleManifest),
         toolchain: m.toolchain.clone(),
         files,
         links,
+        components,
     };
     let manifest_text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
     let mut sums: String = manifest
@@ -374,10 +429,21 @@ pub fn write(
     dest: &Path,
     replace: bool,
 ) -> Result<BundleReport, BundleError> {
+    write_with(build_dir, xs, None, dest, replace)
+}
+
+/// [`write`], with Qubes' components of the guest build `guest` (see [`archive_with`]).
+pub fn write_with(
+    build_dir: &Path,
+    xs: &Path,
+    guest: Option<&Path>,
+    dest: &Path,
+    replace: bool,
+) -> Result<BundleReport, BundleError> {
     if dest.exists() && !replace {
         return Err(BundleError::Exists { path: dest.into() });
     }
-    let (bytes, manifest) = archive(build_dir, xs)?;
+    let (bytes, manifest) = archive_with(build_dir, xs, guest)?;
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -14,7 +14,9 @@
 //!   (`build::vm`);
 //! - `bundle`: packs a vm build as a tarball for templates;
 //! - `export`: `export::guix` writes the Guix channel's modules;
-//! - `bot`: the weekend bump bot on these definitions.
+//! - `bot`: the weekend bump bot on these definitions;
+//! - `component`: Qubes' guest components (`definitions/components/`): their definitions,
+//!   verified fetch (signed tag bound to component, version and branch), `verify` and `update`.
 //!
 //! The `package-defs` binary is `main.rs` (parsing, dispatch) and one module per command
 //! under `commands/`, each a thin layer of arguments and printing over these modules.
@@ -22,6 +24,7 @@
 pub mod bot;
 pub mod build;
 pub mod bundle;
+pub mod component;
 pub mod defs;
 pub mod export;
 mod fsutil;

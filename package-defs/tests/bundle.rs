@@ -450,4 +450,232 @@ fn bundle_is_reproducible_loads_only_its_own_libraries_and_uninstalls_cleanly() 
     .unwrap();
     uninstall(&root3, &list);
     assert_eq!(tree(&root3), ["opt", "opt/other"]);
+    // Every line names something under the bundle's own folder: never `opt/` itself.
+    let text = std::fs::read_to_string(&list).unwrap();
+    for l in text.lines() {
+        assert!(l.starts_with("opt/qubes-xen/"), "{l}");
+    }
+
+    // An empty `/opt` that was there before the bundle is still there after its uninstall;
+    // one that unpacking made stays too (the system's folder, empty).
+    for had_opt in [true, false] {
+        let root4 = tmp.path().join(format!("root4-{had_opt}"));
+        std::fs::create_dir_all(&root4).unwrap();
+        if had_opt {
+            std::fs::create_dir(root4.join("opt")).unwrap();
+        }
+        untar(&a, &root4);
+        uninstall(&root4, &list);
+        assert_eq!(tree(&root4), ["opt"], "/opt there before: {had_opt}");
+    }
+}
+
+/// Every public header of the bundle, and one function of each of its libraries.
+const EVERY_HEADER: &str = r#"#include <stdio.h>
+#include <libxenvchan.h>
+#include <xenstore.h>
+#include <xenstore_lib.h>
+#include <xenevtchn.h>
+#include <xengnttab.h>
+#include <xentoolcore.h>
+#include <xentoollog.h>
+#include <xen/io/libxenvchan.h>
+#include <xen/sys/evtchn.h>
+/* No hypervisor here: this checks that it compiles, links and loads from the bundle. */
+int main(void) {
+    printf("%p %p %p %p %p %p\n", (void *)&libxenvchan_client_init, (void *)&xs_open,
+           (void *)&xenevtchn_open, (void *)&xengnttab_open, (void *)&xentoolcore_restrict_all,
+           (void *)&xtl_createlogger_stdiostream);
+    return 0;
+}
+"#;
+
+/// The sid root of `scripts/sid-cc-root.sh` (gcc, pkg-config, no Xen), or `None` after saying
+/// loudly why this machine cannot make one (not root).
+fn sid_cc_root() -> Option<PathBuf> {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED: building against the bundle in a root without Xen needs root (debootstrap, chroot) ***\n"
+        );
+        return None;
+    }
+    let o = Command::new(workspace().join("scripts/sid-cc-root.sh"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "scripts/sid-cc-root.sh: {}", stderr(&o));
+    Some(PathBuf::from(stdout(&o).trim()))
+}
+
+/// Runs `script` (sh) with `$1` = `root` in private mount namespace where `root`'s `/opt` and
+/// `/tmp` are fresh tmpfs: the cached root is left as it was.
+fn in_scratch_root(root: &Path, script: &str, args: &[&Path]) -> Output {
+    let wrapped = format!(
+        "set -eu\nmount -t tmpfs tmpfs \"$1/opt\"\nmount -t tmpfs tmpfs \"$1/tmp\"\nmount -t proc proc \"$1/proc\"\n{script}"
+    );
+    Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg(wrapped)
+        .arg("sh")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn programs_build_against_the_bundle_where_no_xen_header_exists_outside_it() {
+    let Some(root) = sid_cc_root() else {
+        return;
+    };
+    // The point of the root: nothing of Xen for the compiler to find instead of the bundle's.
+    // (`usr/include/xen/` is Linux's own: linux-libc-dev's evtchn.h, gntdev.h, privcmd.h...)
+    for d in ["usr/include", "usr/local/include"] {
+        let xen: Vec<_> = std::fs::read_dir(root.join(d))
+            .map(|r| r.filter_map(Result::ok).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        let xen: Vec<_> = xen
+            .iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| n.contains("xen") && n != "xen")
+            .collect();
+        assert!(xen.is_empty(), "{}/{d} has {xen:?}", root.display());
+    }
+    for f in ["xen/xen.h", "xen/io", "xen/sys", "xen/event_channel.h"] {
+        let p = root.join("usr/include").join(f);
+        assert!(!p.exists(), "{} exists", p.display());
+    }
+    let real = test_servers::RealRepos::serve().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let xs = xs(tmp.path());
+    let bundle = tmp.path().join("bundle.tar.gz");
+    let o = pd(
+        &real,
+        &tmp.path().join("downloads"),
+        &[
+            "bundle",
+            "xen",
+            "--jobs",
+            "2",
+            "--build-cache",
+            s(&tmp.path().join("builds")),
+            "--xs",
+            s(&xs),
+            "-o",
+            s(&bundle),
+        ],
+    );
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let src = tmp.path().join("every-header.c");
+    std::fs::write(&src, EVERY_HEADER).unwrap();
+
+    // The README's commands, at `/` of the sid root.
+    let build = r#"tar -xzf "$2" -C "$1"
+cp "$3" "$1/tmp/t.c"
+chroot "$1" /usr/bin/env -i PATH=/usr/bin:/bin sh -euc '
+  cd /opt/qubes-xen/current && sha256sum -c --quiet share/qubes-xen/SHA256SUMS
+  export PKG_CONFIG_PATH=/opt/qubes-xen/current/lib/pkgconfig
+  cc -Wall -Werror /tmp/t.c -o /tmp/t $(pkg-config --cflags --libs xenvchan xenstore xenevtchn xengnttab xentoolcore xentoollog)
+  /tmp/t
+  ldd /tmp/t | grep libxen
+  # Without the bundle’s Xen headers, nothing else in this root provides them.
+  rm -r /opt/qubes-xen/current/include/xen
+  if cc -c /tmp/t.c -o /tmp/t.o $(pkg-config --cflags xenvchan) 2>/tmp/err; then
+    echo "compiled without the bundle’s xen/ headers"; exit 1
+  fi
+  grep "xen/.*: No such file or directory" /tmp/err
+'"#;
+    let o = in_scratch_root(&root, build, &[&bundle, &src]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let libxen: Vec<&str> = out.lines().filter(|l| l.contains("libxen")).collect();
+    let from_bundle = libxen
+        .iter()
+        .filter(|l| l.contains("=> /opt/qubes-xen/"))
+        .count();
+    // Six libraries loaded, each from the bundle; then the compile without xen/ failed.
+    assert_eq!(from_bundle, 6, "{out}");
+    assert!(
+        out.contains("No such file or directory"),
+        "the control compile did not fail on a missing xen/ header: {out}"
+    );
+}
+
+#[test]
+fn bundle_with_components_runs_qubes_programs_where_nothing_of_xen_exists_outside_it() {
+    let Some(root) = sid_cc_root() else {
+        return;
+    };
+    let real = test_servers::RealRepos::serve().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let xs = xs(tmp.path());
+    let bundle = tmp.path().join("bundle.tar.gz");
+    let args = |out: &Path| {
+        vec![
+            "bundle".to_string(),
+            "xen".into(),
+            "--with-components".into(),
+            "--jobs".into(),
+            "2".into(),
+            "--build-cache".into(),
+            s(&tmp.path().join("builds")).into(),
+            "--xs".into(),
+            s(&xs).into(),
+            "--json".into(),
+            "-o".into(),
+            s(out).into(),
+        ]
+    };
+    let a: Vec<String> = args(&bundle);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let o = pd(&real, &tmp.path().join("downloads"), &a);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // Reproducible with the components too.
+    let again = tmp.path().join("again.tar.gz");
+    let b: Vec<String> = args(&again);
+    let b: Vec<&str> = b.iter().map(String::as_str).collect();
+    let o = pd(&real, &tmp.path().join("downloads"), &b);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        std::fs::read(&bundle).unwrap() == std::fs::read(&again).unwrap(),
+        "two bundles with components differ"
+    );
+
+    let run = r#"tar -xzf "$2" -C "$1"
+chroot "$1" /usr/bin/env -i PATH=/usr/bin:/bin sh -euc '
+  cd /opt/qubes-xen/current && sha256sum -c --quiet share/qubes-xen/SHA256SUMS
+  grep -c "\"name\": \"qubes-core-" share/qubes-xen/manifest.json
+  B=/opt/qubes-xen/current/bin
+  for p in qubesdb-daemon qubesdb-cmd qrexec-agent qrexec-client-vm qrexec-fork-server; do
+    echo "== $p"; ldd $B/$p
+  done
+  $B/qubesdb-read -h 2>&1 | head -1 || true
+  echo "qubesdb-read ran"
+'"#;
+    let o = in_scratch_root(&root, run, &[&bundle]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(!out.contains("not found"), "{out}");
+    assert!(
+        out.lines().any(|l| l.trim() == "3"),
+        "three components in the manifest: {out}"
+    );
+    for l in out.lines().filter(|l| {
+        ["libxen", "vchan", "qrexec", "qubesdb"]
+            .iter()
+            .any(|n| l.contains(n))
+            && l.contains("=>")
+    }) {
+        assert!(
+            l.contains("=> /opt/qubes-xen/"),
+            "not the bundle's: {l}\n{out}"
+        );
+    }
+    assert!(
+        out.contains("Usage: /opt/qubes-xen/current/bin/qubesdb-read"),
+        "{out}"
+    );
+    assert!(out.contains("qubesdb-read ran"), "{out}");
 }

@@ -155,9 +155,22 @@ fn list_and_show_print_the_pins() {
             "qubes-vmm-xen-data",
             "qubes-xen-next",
             "qubes-xen-next-data",
-            "xen"
+            "xen",
+            // Qubes' components (definitions/components/), after the xen packages.
+            "qubes-core-agent-linux",
+            "qubes-core-agent-linux-next",
+            "qubes-core-qrexec",
+            "qubes-core-qrexec-next",
+            "qubes-core-qubesdb",
+            "qubes-core-qubesdb-next",
+            "qubes-core-vchan-xen",
+            "qubes-core-vchan-xen-next",
+            "qubes-linux-utils",
+            "qubes-linux-utils-next"
         ]
     );
+    assert_eq!(v[6]["kind"], "qubes-component");
+    assert_eq!(v[6]["version"], "4.2.25");
     assert_eq!(v[3]["version"], "4.17.6-6");
 
     let o = run(&["show", "qubes-xen-next", "--json"], &shipped());

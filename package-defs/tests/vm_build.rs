@@ -109,7 +109,18 @@ fn vm_build_applies_the_recipe_series_and_links_the_closure_with_a_relative_runp
     // The closure, from uselibs.mk.
     assert_eq!(
         m["libraries"],
-        serde_json::json!(["toollog", "toolcore", "store", "gnttab", "evtchn", "vchan"])
+        serde_json::json!([
+            "toollog",
+            "toolcore",
+            "store",
+            "gnttab",
+            "evtchn",
+            "vchan",
+            "call",
+            "foreignmemory",
+            "devicemodel",
+            "ctrl"
+        ])
     );
     let lib = out.join("install").join(&prefix[1..]).join("lib");
     let mut sonames = Vec::new();
@@ -131,9 +142,12 @@ fn vm_build_applies_the_recipe_series_and_links_the_closure_with_a_relative_runp
         assert!(!name.ends_with(".a"), "static library {name} kept");
     }
     sonames.sort();
-    assert_eq!(sonames.len(), 6, "{sonames:?}");
+    assert_eq!(sonames.len(), 10, "{sonames:?}");
     assert!(sonames.iter().any(|s| s.starts_with("libxenvchan.so.4.17")));
-    assert!(!lib.join("libxenctrl.so").exists(), "outside the closure");
+    // libvchan-xen links libxenctrl; nothing outside the two closures is built.
+    assert!(sonames.iter().any(|s| s.starts_with("libxenctrl.so.4.17")));
+    assert!(!lib.join("libxenlight.so").exists(), "outside the closure");
+    assert!(!lib.join("libxenguest.so").exists(), "outside the closure");
     let pc = std::fs::read_to_string(lib.join("pkgconfig/xenvchan.pc")).unwrap();
     assert!(pc.starts_with(&format!("prefix={prefix}\n")), "{pc}");
     assert!(pc.contains("\nlibdir=${prefix}/lib\n"), "{pc}");

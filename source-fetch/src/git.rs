@@ -424,6 +424,52 @@ impl GitClient {
         Ok(repo)
     }
 
+    /// Whether `commit` is on `branch` of `url` (its head or an ancestor of it): which stream a
+    /// tag belongs to when the version alone cannot say (Qubes tags vchan-xen v4.2.8 on
+    /// `release4.3` only). The tag cache is shallow, so the branch's history goes to its own
+    /// cached bare repo (`history/`), fetched in full once and then only what is new.
+    pub fn branch_contains(&self, url: &str, branch: &str, commit: &str) -> Result<bool, GitError> {
+        let key = Sha256Digest::of_bytes(url.as_bytes()).to_hex();
+        let dir = self.root.join("history");
+        let path = dir.join(format!("{}.git", &key[..32]));
+        if !path.join("HEAD").exists() {
+            std::fs::create_dir_all(&dir).map_err(|source| GitError::Cache {
+                path: dir.clone(),
+                source,
+            })?;
+            let tmp = dir.join(format!("{}.tmp-{}", &key[..32], std::process::id()));
+            let _ = std::fs::remove_dir_all(&tmp);
+            let tmp_s = tmp.to_string_lossy().into_owned();
+            run(
+                &["init", "--quiet", "--bare", &tmp_s],
+                None,
+                &tmp_s,
+                self.timeout,
+            )?;
+            if let Err(e) = std::fs::rename(&tmp, &path) {
+                let _ = std::fs::remove_dir_all(&tmp);
+                if !path.join("HEAD").exists() {
+                    return Err(GitError::Cache { path, source: e });
+                }
+            }
+        }
+        let repo = BareRepo {
+            path,
+            url: self.rewrite(url),
+            timeout: self.timeout,
+        };
+        let _bar = self.spinner(format!("git fetch branch {branch} of {}", repo.url));
+        let spec = format!("+refs/heads/{branch}:refs/heads/{branch}");
+        run(
+            &["fetch", "--progress", "--no-tags", "--", &repo.url, &spec],
+            Some(&repo.path),
+            &repo.url,
+            self.timeout,
+        )?;
+        let out = repo.git(&["rev-list", &format!("refs/heads/{branch}")])?;
+        Ok(String::from_utf8_lossy(&out).lines().any(|l| l == commit))
+    }
+
     /// Fetch one commit by id (for streams pinned to a commit of an unmerged branch); no network
     /// I/O when it is already cached.
     pub fn fetch_commit(&self, url: &str, commit: &str) -> Result<BareRepo, GitError> {

@@ -23,6 +23,27 @@ use crate::{GitServer, HttpServer};
 pub const REAL_REPOS: &[(&str, &str)] = &[
     ("qubes-vmm-xen", "https://github.com/QubesOS/qubes-vmm-xen"),
     ("xen", "https://xenbits.xen.org/git-http/xen.git"),
+    // Qubes' guest components (whole history up to 2026-03-01).
+    (
+        "qubes-core-vchan-xen",
+        "https://github.com/QubesOS/qubes-core-vchan-xen",
+    ),
+    (
+        "qubes-core-qubesdb",
+        "https://github.com/QubesOS/qubes-core-qubesdb",
+    ),
+    (
+        "qubes-core-qrexec",
+        "https://github.com/QubesOS/qubes-core-qrexec",
+    ),
+    (
+        "qubes-linux-utils",
+        "https://github.com/QubesOS/qubes-linux-utils",
+    ),
+    (
+        "qubes-core-agent-linux",
+        "https://github.com/QubesOS/qubes-core-agent-linux",
+    ),
 ];
 
 /// The tags the tests use, per repository of [`REAL_REPOS`]: fetched from upstream when no

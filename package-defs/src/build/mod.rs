@@ -54,6 +54,7 @@ pub enum Mode {
 }
 
 pub mod config_check;
+pub mod guest;
 mod vm;
 pub use vm::{libs_closure, vm_prefix, PREFIX_ROOT, RUNPATH, VM_ROOT_LIBRARY};
 
@@ -423,6 +424,11 @@ fn key_of(
         "environment": env,
         "toolchain": tools,
     });
+    // vm mode's own recipe changes; absent from the other modes' keys, which stay as they were.
+    let mut v = v;
+    if mode == Mode::Vm {
+        v["vm_recipe"] = vm::VM_RECIPE_VERSION.into();
+    }
     content_hash::Sha256Digest::of_bytes(v.to_string().as_bytes()).to_hex()
 }
 

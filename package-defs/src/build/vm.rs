@@ -22,8 +22,15 @@ use crate::defs::vm_series::{self, VmSeries};
 pub const PREFIX_ROOT: &str = "/opt/qubes-xen";
 /// The RUNPATH of every ELF file of the bundle.
 pub const RUNPATH: &str = "$ORIGIN/../lib";
+/// The version of vm mode's own steps, part of its cache key: 2 installs Xen's public headers
+/// (`make -C tools/include install`), which the libraries' headers include.
+/// 3 adds libxenctrl's closure (for libvchan-xen).
+pub const VM_RECIPE_VERSION: u32 = 3;
 /// The library whose closure the vm build makes (a `tools/libs` folder name).
 pub const VM_ROOT_LIBRARY: &str = "vchan";
+/// Every library whose closure the vm build makes: libxenvchan, and libxenctrl, which Qubes'
+/// libvchan-xen links (`xc_interface_open`, in qubes-core-vchan-xen's vchan/init.c).
+pub const VM_ROOT_LIBRARIES: &[&str] = &[VM_ROOT_LIBRARY, "ctrl"];
 
 /// The private prefix of a package's guest libraries.
 pub fn vm_prefix(pkg: &Package) -> String {
@@ -120,7 +127,10 @@ fn visit(
         return Err(BuildError::Unexpected {
             path: path.into(),
             found: format!("no `USELIBS_{lib} :=` line"),
-            expected: format!("one for every library libxen{VM_ROOT_LIBRARY} needs"),
+            expected: format!(
+                "one for every library the bundle's libxen{} need",
+                VM_ROOT_LIBRARIES.join("/libxen")
+            ),
         });
     };
     stack.push(lib.to_string());
@@ -148,7 +158,7 @@ pub(super) fn build_in(
         logs,
         staged,
     } = ctx;
-    let progress = Progress::new(opts.progress, 6);
+    let progress = Progress::new(opts.progress, 7);
     let mut seconds = BTreeMap::new();
     let prefix = vm_prefix(inputs.package);
 
@@ -206,7 +216,14 @@ pub(super) fn build_in(
     // 2. The closure, from the patched tree's own list.
     let uselibs_path = tree.join("tools/libs/uselibs.mk");
     let uselibs = std::fs::read_to_string(&uselibs_path).map_err(io(&uselibs_path, "read"))?;
-    let libraries = libs_closure(&uselibs, &uselibs_path, VM_ROOT_LIBRARY)?;
+    let mut libraries: Vec<String> = Vec::new();
+    for root in VM_ROOT_LIBRARIES {
+        for l in libs_closure(&uselibs, &uselibs_path, root)? {
+            if !libraries.contains(&l) {
+                libraries.push(l);
+            }
+        }
+    }
 
     // 3. configure, the headers the libraries include, the libraries, their install.
     let ctx = StepCtx {
@@ -244,6 +261,13 @@ pub(super) fn build_in(
     };
     step(&ctx, "libs", make_libs("subdirs-all"), &mut seconds)?;
     step(&ctx, "install", make_libs("subdirs-install"), &mut seconds)?;
+    // The public headers the libraries' headers include (`<xen/io/libxenvchan.h>`,
+    // `<xen/sys/evtchn.h>`, ...): Xen's own install of them, as the recipe's `install-tools`.
+    let mut c = env.command("make", &home);
+    c.args(["-C", "tools/include", "install"])
+        .arg(format!("DESTDIR={}", dest_abs.display()))
+        .arg(format!("PYTHON={PYTHON}"));
+    step(&ctx, "install-headers", c, &mut seconds)?;
 
     // 4. What the recipe drops (static libraries), pkg-config files that carry the rpath, and
     //    the RUNPATH of every ELF file checked.
@@ -362,9 +386,9 @@ pub(crate) fn regular_files(dir: &Path) -> Result<Vec<PathBuf>, BuildError> {
     Ok(out)
 }
 
-/// Every ELF file under `dir` has exactly `RUNPATH [$ORIGIN/../lib]`, no `RPATH`, and the
-/// `NODEFLIB` flag.
-fn check_runpaths(dir: &Path, env: &Environment, home: &Path) -> Result<(), BuildError> {
+/// Every ELF file under `dir` has exactly `RUNPATH [$ORIGIN/../lib]` and no `RPATH`; shared
+/// libraries have the `NODEFLIB` flag, programs do not.
+pub(super) fn check_runpaths(dir: &Path, env: &Environment, home: &Path) -> Result<(), BuildError> {
     for f in regular_files(dir)? {
         let mut head = [0u8; 4];
         let is_elf = std::fs::File::open(&f)
@@ -375,7 +399,7 @@ fn check_runpaths(dir: &Path, env: &Environment, home: &Path) -> Result<(), Buil
             continue;
         }
         let mut c = env.command("readelf", home);
-        c.arg("-d").arg(&f);
+        c.args(["-d", "-l", "-W"]).arg(&f);
         let out = c
             .current_dir(home)
             .timeout(Duration::from_secs(60))
@@ -393,7 +417,21 @@ fn check_runpaths(dir: &Path, env: &Environment, home: &Path) -> Result<(), Buil
                 expected: format!("RUNPATH [{RUNPATH}] (`readelf -d`)"),
             });
         }
-        if !nodeflib(&out.stdout_lossy()) {
+        // A library: NODEFLIB, so what it needs comes from the bundle or nowhere. A program
+        // (it has an interpreter): never NODEFLIB, which would hide the system's libc from it;
+        // the libraries it loads from the bundle bring their own NODEFLIB.
+        let text = out.stdout_lossy();
+        let program = text
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("INTERP"));
+        if program && nodeflib(&text) {
+            return Err(BuildError::Unexpected {
+                path: f,
+                found: "a program with the NODEFLIB flag (it cannot find libc)".into(),
+                expected: "NODEFLIB on shared libraries only (`readelf -d`)".into(),
+            });
+        }
+        if !program && !nodeflib(&text) {
             return Err(BuildError::Unexpected {
                 path: f,
                 found: "no NODEFLIB flag".into(),
@@ -456,7 +494,7 @@ mod tests {
         .to_string();
         assert_eq!(
             e,
-            "u.mk: no `USELIBS_store :=` line; expected one for every library libxenvchan needs"
+            "u.mk: no `USELIBS_store :=` line; expected one for every library the bundle's libxenvchan/libxenctrl need"
         );
         let e = libs_closure(
             &USELIBS.replace("USELIBS_toolcore :=", "USELIBS_toolcore := store"),
@@ -547,6 +585,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.ends_with("libdeflib.so.1: no NODEFLIB flag; expected FLAGS_1 NODEFLIB (`readelf -d`; linked with -z nodefaultlib)"), "{e}");
+    }
+
+    #[test]
+    fn programs_must_not_have_nodeflib_and_libraries_must() {
+        let d = tempfile::tempdir().unwrap();
+        let env = Environment::new(1781006553).unwrap();
+        let src = d.path().join("m.c");
+        std::fs::write(&src, "int main(void) { return 0; }\n").unwrap();
+        let bin = d.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let link = |flags: &[&str]| {
+            let mut c = env.command("gcc", d.path());
+            c.args(["-o", "bin/prog"])
+                .arg(&src)
+                .arg("-Wl,-rpath,$ORIGIN/../lib")
+                .args(flags)
+                .current_dir(d.path());
+            c.run().unwrap();
+        };
+        link(&[]);
+        check_runpaths(&bin, &env, d.path()).unwrap();
+        link(&["-Wl,-z,nodefaultlib"]);
+        let e = check_runpaths(&bin, &env, d.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("bin/prog: a program with the NODEFLIB flag (it cannot find libc); expected NODEFLIB on shared libraries only (`readelf -d`)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::{load, sources};
+use super::{load, load_components, sources};
 use crate::Cli;
 
 pub(crate) const BUILD_EXAMPLES: &str = "Examples:
@@ -68,6 +68,10 @@ pub(crate) struct BuildArgs {
     /// Kill a step that runs longer than this many seconds.
     #[arg(long, default_value_t = 10800)]
     step_timeout: u64,
+    /// For a Qubes component: build dom0's side (qrexec-daemon, qrexec-client, qubesdb-daemon
+    /// under /usr) against the full build instead of the VM's against the vm build.
+    #[arg(long)]
+    dom0: bool,
     /// Replace an existing output folder.
     #[arg(long)]
     replace: bool,
@@ -80,6 +84,16 @@ pub(crate) fn run(cli: &Cli, a: &BuildArgs) -> Result<()> {
     use package_defs::build;
     use std::io::IsTerminal;
     let defs = load(cli)?;
+    let components = load_components(cli, &defs)?;
+    if let Some(c) = components.iter().find(|c| c.name == a.package) {
+        return run_guest(cli, a, &defs, &components, c);
+    }
+    if a.dom0 {
+        return Err(qxk_cli::usage(format!(
+            "--dom0 is for Qubes components (package-defs list); '{}' is not one",
+            a.package
+        )));
+    }
     let p = super::xen_package(&defs, &a.package)?.package;
     let out = match &a.output {
         Some(o) => o.clone(),
@@ -105,6 +119,69 @@ pub(crate) fn run(cli: &Cli, a: &BuildArgs) -> Result<()> {
         println!("{}", out.display());
         for (f, h) in &m.outputs {
             println!("  {f:<8} {h}");
+        }
+    }
+    Ok(())
+}
+
+/// `build COMPONENT`: the guest chain (vchan-xen, QubesDB, qrexec's VM side) that follows
+/// the component's `xen`, built against that package's vm build.
+fn run_guest(
+    cli: &Cli,
+    a: &BuildArgs,
+    defs: &package_defs::Definitions,
+    components: &[package_defs::component::Component],
+    c: &package_defs::component::Component,
+) -> Result<()> {
+    use package_defs::build;
+    use std::io::IsTerminal;
+    if a.mode != build::Mode::Full {
+        return Err(qxk_cli::usage(format!(
+            "{}: --mode is for xen packages; a component builds its guest side against the vm build of `{}`",
+            c.name, c.xen
+        )));
+    }
+    let xen = defs
+        .get(&c.xen)
+        .with_context(|| format!("{}: no package {}", c.path.display(), c.xen))?;
+    let out = a.output.clone().unwrap_or_else(|| {
+        let side = if a.dom0 { "dom0" } else { "guest" };
+        PathBuf::from("out").join(format!("{}-{side}-components-{}", c.xen, xen.version))
+    });
+    let mut opts = build::BuildOptions {
+        limits: package_defs::build::Limits {
+            inactivity: std::time::Duration::from_secs(a.inactivity_timeout),
+            total: std::time::Duration::from_secs(a.step_timeout),
+        },
+        replace: a.replace,
+        progress: !cli.global.quiet && std::io::stderr().is_terminal(),
+        ..Default::default()
+    };
+    a.make.apply(&mut opts);
+    let sources = sources(cli)?;
+    let work = tempfile::tempdir().context("cannot create a work folder")?;
+    let side = if a.dom0 {
+        build::guest::Side::Dom0
+    } else {
+        build::guest::Side::Guest
+    };
+    let m = build::guest::fetch_and_build_guest(
+        side,
+        &super::definitions_dir(cli)?,
+        defs,
+        components,
+        &c.xen,
+        &sources,
+        work.path(),
+        &opts,
+        &out,
+    )?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+    } else if !cli.global.quiet {
+        println!("{}", out.display());
+        for (f, h) in &m.outputs {
+            println!("  {f} {h}");
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::build::MakeArgs;
-use super::{load, sources};
+use super::{load, load_components, sources};
 use crate::Cli;
 
 pub(crate) const BUNDLE_EXAMPLES: &str = "Examples:
@@ -29,6 +29,10 @@ pub(crate) struct BundleArgs {
     xs: Option<PathBuf>,
     #[command(flatten)]
     make: MakeArgs,
+    /// Add Qubes' components that build against this package (vchan-xen, QubesDB, qrexec's
+    /// VM side: `package-defs build COMPONENT`) under the same prefix.
+    #[arg(long)]
+    with_components: bool,
     /// Replace an existing tarball.
     #[arg(long)]
     replace: bool,
@@ -79,16 +83,36 @@ pub(crate) fn run(cli: &Cli, a: &BundleArgs) -> Result<()> {
     a.make.apply(&mut opts);
     let sources = sources(cli)?;
     let work = tempfile::tempdir().context("cannot create a work folder")?;
-    let built = work.path().join("vm");
-    build::fetch_and_build(
-        &defs,
-        &a.package,
-        &sources,
-        &work.path().join("fetch"),
-        &opts,
-        &built,
-    )?;
-    let r = package_defs::bundle::write(&built, &xs, &a.output, a.replace)?;
+    let (built, guest) = if a.with_components {
+        let components = load_components(cli, &defs)?;
+        let g = work.path().join("guest");
+        let gwork = work.path().join("guest-work");
+        std::fs::create_dir_all(&gwork)?;
+        build::guest::fetch_and_build_guest(
+            build::guest::Side::Guest,
+            &super::definitions_dir(cli)?,
+            &defs,
+            &components,
+            &a.package,
+            &sources,
+            &gwork,
+            &opts,
+            &g,
+        )?;
+        (gwork.join("xen-vm"), Some(g))
+    } else {
+        let built = work.path().join("vm");
+        build::fetch_and_build(
+            &defs,
+            &a.package,
+            &sources,
+            &work.path().join("fetch"),
+            &opts,
+            &built,
+        )?;
+        (built, None)
+    };
+    let r = package_defs::bundle::write_with(&built, &xs, guest.as_deref(), &a.output, a.replace)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else if !cli.global.quiet {

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::load;
+use super::{load, load_components};
 use crate::Cli;
 
 #[derive(clap::Args)]
@@ -14,8 +14,10 @@ pub(crate) struct ListArgs {
 pub(crate) fn run(cli: &Cli, args: &ListArgs) -> Result<()> {
     let ListArgs { json } = args;
     let defs = load(cli)?;
+    let components = load_components(cli, &defs)?;
     if *json {
-        let rows: Vec<_> = defs.packages.iter().map(|p| serde_json::json!({"name": p.name, "kind": p.kind(), "version": p.version.to_string(), "file": p.path})).collect();
+        let mut rows: Vec<_> = defs.packages.iter().map(|p| serde_json::json!({"name": p.name, "kind": p.kind(), "version": p.version.to_string(), "file": p.path})).collect();
+        rows.extend(components.iter().map(|c| serde_json::json!({"name": c.name, "kind": package_defs::component::KIND, "version": c.version.to_string(), "file": c.path})));
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         for p in &defs.packages {
@@ -25,6 +27,15 @@ pub(crate) fn run(cli: &Cli, args: &ListArgs) -> Result<()> {
                 p.version.to_string(),
                 p.kind(),
                 p.path.display()
+            );
+        }
+        for c in &components {
+            println!(
+                "{:<24} {:<12} {:<10} {}",
+                c.name,
+                c.version.to_string(),
+                "component",
+                c.path.display()
             );
         }
     }

@@ -54,6 +54,14 @@ pub(crate) fn xen_package<'a>(defs: &'a Definitions, name: &str) -> Result<XenPa
     defs.xen_package(name).map_err(usage)
 }
 
+/// The components of `definitions/components/`, checked against `defs` (their `xen`).
+pub(crate) fn load_components(
+    cli: &Cli,
+    defs: &Definitions,
+) -> Result<Vec<package_defs::component::Component>> {
+    Ok(package_defs::component::load(&definitions_dir(cli)?, defs)?)
+}
+
 pub(crate) fn sources(cli: &Cli) -> Result<GitSources> {
     let rewrites = source_fetch::UrlRewrites::from_args_and_process_env(&cli.url_rewrite)?;
     let cache = cli

@@ -5,12 +5,14 @@ use package_defs::update::pipeline::{self, Outcome};
 use package_defs::update::{self, Allow};
 use package_defs::QubesVersion;
 
-use super::{load, sources};
+use super::{load, load_components, sources};
 use crate::Cli;
+use package_defs::component::{self, ComponentVersion};
 
 #[derive(clap::Args)]
 pub(crate) struct UpdateArgs {
-    /// A package of kind "xen" (its data package is updated with it).
+    /// A package of kind "xen" (its data package is updated with it), or a Qubes component
+    /// of definitions/components/ (VERSION is then its tag's X.Y.Z).
     package: String,
     /// VERSION-REL, e.g. 4.17.4-6 (the Qubes tag is v<VERSION-REL>). With --commit it may
     /// be left out (read from the commit's `version` and `rel` files).
@@ -60,6 +62,10 @@ pub(crate) fn run(cli: &Cli, args: &UpdateArgs) -> Result<()> {
     let defs = load(cli)?;
     super::xen_package(&defs, package)?;
     let sources = sources(cli)?;
+    let components = load_components(cli, &defs)?;
+    if let Some(c) = components.iter().find(|c| &c.name == package) {
+        return update_component(cli, args, c, &sources);
+    }
     let req = pipeline::Request {
         package,
         version: version.as_deref().map(QubesVersion::parse).transpose()?,
@@ -112,4 +118,69 @@ pub(crate) fn run(cli: &Cli, args: &UpdateArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `update COMPONENT X.Y.Z`: the signed tag `vX.Y.Z` checked (key, name, component, version,
+/// branch), hashed and pinned, all or nothing.
+fn update_component(
+    cli: &Cli,
+    args: &UpdateArgs,
+    c: &component::Component,
+    sources: &package_defs::sources::fetch::GitSources,
+) -> Result<()> {
+    if args.commit.is_some() || args.skip_tarball || args.diff {
+        return Err(qxk_cli::usage(format!(
+            "{}: --commit, --skip-tarball and --diff are for xen packages; a component follows the signed tags of {}",
+            c.name, c.source.branch
+        )));
+    }
+    let Some(version) = &args.version else {
+        return Err(qxk_cli::usage(format!(
+            "{}: give the version to pin (X.Y.Z, Qubes' tag vX.Y.Z)",
+            c.name
+        )));
+    };
+    let target = ComponentVersion::parse(version).map_err(qxk_cli::usage)?;
+    let dir = super::definitions_dir(cli)?;
+    let work = tempfile::tempdir()?;
+    let allow = component::Allow {
+        downgrade: args.allow_downgrade,
+        stream: args.allow_stream,
+        repin: args.repin,
+    };
+    match component::update(&dir, c, target, allow, args.dry_run, sources, work.path()) {
+        Ok(u) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&u)?);
+            } else if !cli.global.quiet {
+                println!(
+                    "{}: {} -> {} (tag {}, commit {}, NAR sha256 {})\n{}",
+                    u.package,
+                    u.from,
+                    u.to,
+                    u.pins.tag,
+                    u.pins.commit,
+                    u.pins.nar_sha256,
+                    if u.written {
+                        "definitions updated"
+                    } else {
+                        "dry run: nothing written"
+                    }
+                );
+            }
+            Ok(())
+        }
+        Err(e)
+            if matches!(
+                e.downcast_ref::<component::ComponentError>(),
+                Some(component::ComponentError::AlreadyPinned { .. })
+            ) =>
+        {
+            if !cli.global.quiet {
+                println!("{e}");
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }

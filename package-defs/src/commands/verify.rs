@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use package_defs::sources::verify;
 
-use super::{load, sources};
+use super::{load, load_components, sources};
 use crate::Cli;
 
 #[derive(clap::Args)]
@@ -17,7 +17,14 @@ pub(crate) fn run(cli: &Cli, args: &VerifyArgs) -> Result<()> {
     let defs = load(cli)?;
     let sources = sources(cli)?;
     let work = tempfile::tempdir().context("cannot create a work folder")?;
-    let results = verify::verify_all(&defs, &sources, work.path());
+    let components = load_components(cli, &defs)?;
+    let mut results = verify::verify_all(&defs, &sources, work.path());
+    let dir = super::definitions_dir(cli)?;
+    results.extend(
+        components
+            .iter()
+            .map(|c| package_defs::component::verify(&dir, c, &sources, work.path())),
+    );
     let failed = results.iter().filter(|r| !r.problems.is_empty()).count();
     if *json {
         println!("{}", serde_json::to_string_pretty(&results)?);

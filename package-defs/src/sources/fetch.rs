@@ -50,6 +50,12 @@ pub trait Sources {
         dest: &Path,
     ) -> anyhow::Result<TarballTree>;
 
+    /// Whether `commit` is on `branch` of `repo` (the branch head or an ancestor of it).
+    fn on_branch(&self, repo: &str, branch: &str, commit: &str) -> anyhow::Result<bool> {
+        let _ = commit;
+        anyhow::bail!("{repo}: this source cannot tell what branch {branch} holds")
+    }
+
     /// When `repo`'s annotated `tag` was made (its tagger date), or without a tag when
     /// `commit` was committed; seconds since the epoch. The build's SOURCE_DATE_EPOCH.
     fn source_date(&self, repo: &str, tag: Option<&str>, commit: &str) -> anyhow::Result<i64> {
@@ -410,6 +416,10 @@ impl Sources for GitSources {
         }
         bare.checkout_tree(&commit, dest)?;
         Ok(commit)
+    }
+
+    fn on_branch(&self, repo: &str, branch: &str, commit: &str) -> anyhow::Result<bool> {
+        Ok(self.git.branch_contains(repo, branch, commit)?)
     }
 
     fn commit_tree(&self, repo: &str, commit: &str, dest: &Path) -> anyhow::Result<()> {
