@@ -60,12 +60,13 @@ pub(crate) fn run(cli: &Cli, args: &UpdateArgs) -> Result<()> {
         repin,
     } = args;
     let defs = load(cli)?;
-    super::xen_package(&defs, package)?;
-    let sources = sources(cli)?;
     let components = load_components(cli, &defs)?;
     if let Some(c) = components.iter().find(|c| &c.name == package) {
-        return update_component(cli, args, c, &sources);
+        return update_component(cli, args, c, &sources(cli)?);
     }
+    // Not a component: a xen package, checked before anything is fetched.
+    super::xen_package(&defs, package)?;
+    let sources = sources(cli)?;
     let req = pipeline::Request {
         package,
         version: version.as_deref().map(QubesVersion::parse).transpose()?,
