@@ -91,6 +91,12 @@ pub fn real_inputs() -> Result<&'static RealInputs, String> {
     r.as_ref().map_err(Clone::clone)
 }
 
+/// A copy of the real inputs of its own, for a test that changes them (a corrupted patch):
+/// the shared ones of [`real_inputs`] must stay as verified for every other test.
+pub fn real_inputs_to_change() -> Result<RealInputs, String> {
+    fetch_real_inputs()
+}
+
 /// Serves the real repositories, loads the shipped definitions and fetches and verifies the
 /// `xen` package's trees (signatures, commits, NAR pins) as `prepare` and `build` do.
 fn fetch_real_inputs() -> Result<RealInputs, String> {
